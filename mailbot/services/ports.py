@@ -1,0 +1,90 @@
+"""The seams between use cases and the outside world.
+
+Services depend on these protocols; ``bootstrap`` hands in the adapters that implement them
+(IMAP, Maildir, SMTP, the clock), and tests hand in fakes or real loopback servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """Raw bytes plus the stable key the source knows them by.
+
+    ``key`` is unique within the source and survives reconnects (IMAP: ``"<uidvalidity>:<uid>"``,
+    R-C16; Maildir: the file's unique name). ``received_at`` is the server's INTERNALDATE (R-A1)
+    or None when the source has none (then the time of arrival at mailbot is used).
+    """
+
+    key: str
+    raw: bytes
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """How far a source has been read (IMAP: UIDVALIDITY and the highest stored UID)."""
+
+    validity: int = 0
+    last_uid: int = 0
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Messages fetched together, and the cursor to store once they are committed."""
+
+    messages: Sequence[IncomingMessage]
+    cursor: Cursor
+
+
+class Source(Protocol):
+    """Where mail comes from. Fetching must not change the source (R-C17: BODY.PEEK)."""
+
+    name: str
+
+    def batches(self, cursor: Cursor) -> Iterator[Batch]:
+        """Yield batches of messages newer than ``cursor``.
+
+        A source whose validity changed (IMAP UIDVALIDITY, R-C16) ignores ``cursor.last_uid`` and
+        yields everything again with the new validity: ingest deduplicates by fingerprint.
+        """
+        ...
+
+    def done(self, messages: Sequence[IncomingMessage]) -> None:
+        """Move or flag messages at the source. Called only after they are committed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class Mailer(Protocol):
+    """Delivers one serialised message; raises TemporaryDeliveryError or PermanentDeliveryError."""
+
+    def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None: ...
+
+
+class DeliveryError(Exception):
+    """Base for delivery failures; ``detail`` is the server's answer (no personal data)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class TemporaryDeliveryError(DeliveryError):
+    """Connection refused, timeout, 4xx: retry later with backoff."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """5xx: give up, mark the outbox row failed, alert staff."""
