@@ -75,3 +75,20 @@ class Classification:
     ticket_ref: str | None = None
     automated: bool = False
     automated_reasons: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """Who mailbot answers for: its own domain and addresses are never auto-answered (loop guard)."""
+
+    name: str = "Ordevos"
+    mailbox: str = "info@ordevos.nl"
+    domain: str = "ordevos.nl"
+    ticket_prefix: str = "ORD"
+    timezone: str = "Europe/Amsterdam"
+    own_addresses: tuple[str, ...] = ("info@ordevos.nl",)
+
+
+def format_ticket_ref(prefix: str, year: int, seq: int) -> str:
+    """``ORD-2026-00042``: prefix, year of opening, per-year sequence (never reused)."""
+    return f"{prefix}-{year:04d}-{seq:05d}"

@@ -1,18 +1,23 @@
 """Raw bytes → ParsedMail, a plain value the rest of mailbot can reason about.
 
-mail-parser (over the stdlib ``email`` package) does the MIME walking and charset decoding; the
-stdlib does what must be strict: addresses are parsed with ``strict=True`` (R-C13, CVE-2023-27043)
-and headers are RFC 2047-decoded before anyone classifies them (R-C11). Parsing never raises for
-bad mail: whatever can be read is returned and the problems are listed in ``defects``; only input
-that is not mail at all raises :class:`UnparseableMail`, which the pipeline quarantines.
+The stdlib ``email`` package (compat32 policy, the fastest one) does the MIME walking; this
+module decodes what rules read: headers are RFC 2047-decoded before anyone classifies them
+(R-C11), every part's charset is honoured (unknown or lying charsets fall back to UTF-8, then
+windows-1252), and addresses are parsed strictly (R-C13, CVE-2023-27043). mail-parser used to do
+the walking, but it cost ~1.5 ms a message while classification must run at thousands per second;
+the stdlib walk below gives the same fields in a fraction of that.
+
+Parsing never raises for bad mail: whatever can be read is returned and the problems are listed
+in ``defects``; only input that is not mail at all raises :class:`UnparseableMail`, which the
+pipeline quarantines.
 """
 
 from __future__ import annotations
 
 import email
+import email.errors
 import email.policy
 import email.utils
-import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,15 +25,18 @@ from email.header import decode_header, make_header
 from email.headerregistry import HeaderRegistry
 from email.message import Message
 
-import mailparser
-
 from mailbot.mail.html import html_to_text
-
-# mail-parser logs one line per MIME part type it does not render; that is noise, not news.
-logging.getLogger("mailparser").setLevel(logging.CRITICAL)
 
 _HEADER_FACTORY = HeaderRegistry()
 _MSGID = re.compile(r"<[^<>\s]+>")
+
+# Plain, unambiguous address forms take a fast path; anything else (quotes holding '@', comments,
+# groups, route addresses, encoded tricks) goes to the strict RFC 5322 parser. The fast path only
+# accepts shapes where what is displayed and what is parsed cannot differ.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ADDR = rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+_FAST_BARE = re.compile(rf"\s*<?({_ADDR})>?\s*")
+_FAST_NAMED = re.compile(rf'\s*(?:"([^"\\@<>]*)"|([^"<>@,;:\\()\[\]]*?))\s*<({_ADDR})>\s*')
 
 
 class UnparseableMail(ValueError):
@@ -92,35 +100,72 @@ def decode_header_value(value: str | None) -> str:
         return _unfold(value)
     try:
         return _unfold(str(make_header(decode_header(value))))
-    except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
+    except (UnicodeError, LookupError, ValueError, AssertionError, email.errors.HeaderParseError):
         return _unfold(value)
 
 
+_FOLD = re.compile(r"\s*[\r\n]+\s*")
+
+
 def _unfold(value: str) -> str:
-    return re.sub(r"\s*[\r\n]+\s*", " ", value).strip()
+    if "\n" in value or "\r" in value:
+        value = _FOLD.sub(" ", value)
+    return value.strip()
+
+
+def _strict_slow(value: str) -> list[tuple[str, str]] | None:
+    try:
+        header = _HEADER_FACTORY("to", value)
+    except Exception:  # the header parser raises on some pathological input
+        return None
+    if header.defects:
+        return None
+    out = []
+    for address in header.addresses:
+        if not address.username or not address.domain or "@" in address.domain:
+            return None
+        out.append((address.display_name, address.addr_spec))
+    return out
+
+
+def _strict_one(value: str) -> list[tuple[str, str]] | None:
+    match = _FAST_BARE.fullmatch(value)
+    if match:
+        return [("", match.group(1))]
+    match = _FAST_NAMED.fullmatch(value)
+    if match and "=?" not in value:
+        name = match.group(1) if match.group(1) is not None else match.group(2)
+        return [(name.strip(), match.group(3))]
+    return _strict_slow(value)
 
 
 def strict_addresses(values: list[str]) -> list[tuple[str, str]]:
     """Parse address headers strictly (R-C13): a malformed header yields no address, not a guess.
 
     Python 3.11.7 predates ``getaddresses(strict=True)`` (CVE-2023-27043), so the RFC 5322 parser of
-    ``email.headerregistry`` is used instead, and any parse defect rejects the whole header.
+    ``email.headerregistry`` is used for anything but the plainest forms, and any parse defect
+    rejects the whole header.
     """
     out: list[tuple[str, str]] = []
-    for value in values:
-        value = _unfold(str(value))
+    for raw in values:
+        value = _unfold(str(raw))
         if not value:
             continue
-        try:
-            header = _HEADER_FACTORY("to", value)
-        except Exception:  # the header parser raises on some pathological input
+        if '"' in value or "(" in value or ";" in value or ":" in value:
+            parsed = _strict_slow(value)
+        else:
+            parsed = []
+            for piece in value.split(","):
+                if not piece.strip():
+                    continue
+                one = _strict_one(piece)
+                if one is None:
+                    parsed = None
+                    break
+                parsed.extend(one)
+        if parsed is None:
             return []
-        if header.defects:
-            return []
-        for address in header.addresses:
-            if not address.username or not address.domain or "@" in address.domain:
-                return []
-            out.append((address.display_name, address.addr_spec))
+        out.extend(parsed)
     return out
 
 
@@ -132,7 +177,7 @@ def _message_ids(value: str | None) -> tuple[str, ...]:
 
 def _headers(msg: Message) -> dict[str, tuple[str, ...]]:
     out: dict[str, list[str]] = {}
-    for name, value in msg.raw_items() if hasattr(msg, "raw_items") else msg.items():
+    for name, value in msg.items():
         out.setdefault(name.lower(), []).append(decode_header_value(str(value)))
     return {k: tuple(v) for k, v in out.items()}
 
@@ -146,7 +191,7 @@ def _single_address(msg: Message, name: str) -> tuple[str | None, str]:
     if len(pairs) != 1:
         return None, ""
     display, addr = pairs[0]
-    return addr, display
+    return addr, decode_header_value(display)
 
 
 def _date(msg: Message) -> datetime | None:
@@ -155,7 +200,7 @@ def _date(msg: Message) -> datetime | None:
         return None
     try:
         return email.utils.parsedate_to_datetime(str(value))
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
 
@@ -168,49 +213,81 @@ def _return_path(msg: Message) -> str | None:
     return match.group(1).strip() if match else value
 
 
-def _attachments(parsed: mailparser.MailParser) -> tuple[Attachment, ...]:
-    out = []
-    for att in parsed.attachments or ():
-        payload = att.get("payload") or ""
-        if att.get("binary"):
-            import base64
-
-            try:
-                content = base64.b64decode(payload)
-            except ValueError:
-                content = payload.encode("utf-8", "surrogateescape")
-        else:
-            content = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else payload
-        out.append(
-            Attachment(
-                filename=decode_header_value(att.get("filename") or "attachment"),
-                content_type=str(att.get("mail_content_type") or "application/octet-stream"),
-                content=content,
-            )
-        )
-    return tuple(out)
-
-
-def _stdlib_text(msg: Message) -> tuple[str, str]:
-    """Fallback body extraction when mail-parser gives up on broken MIME."""
-    text_parts: list[str] = []
-    html_parts: list[str] = []
-    for part in msg.walk():
-        if part.is_multipart():
-            continue
-        ctype = part.get_content_type()
-        if ctype not in ("text/plain", "text/html"):
-            continue
+def decode_payload(part: Message) -> str:
+    """A text part's payload as str, whatever its transfer encoding and (possibly wrong) charset."""
+    try:
         payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
+    except Exception:  # broken base64/QP: the stdlib mostly copes, but never let one part stop us
+        payload = None
+    if not isinstance(payload, bytes):
+        raw = part.get_payload()
+        return raw if isinstance(raw, str) else ""
+    charset = (part.get_content_charset() or "").strip().strip('"').lower() or "utf-8"
+    if charset in ("us-ascii", "ascii", "unknown-8bit", "x-unknown", "default"):
+        charset = "utf-8"
+    try:
+        return payload.decode(charset)
+    except (LookupError, UnicodeDecodeError, ValueError):
+        pass
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return payload.decode("cp1252", "replace")
+
+
+def _is_attachment(part: Message) -> bool:
+    disposition = (part.get("Content-Disposition") or "").split(";", 1)[0].strip().lower()
+    if disposition == "attachment":
+        return True
+    return disposition != "inline" and bool(part.get_param("name") or part.get_param("filename", header="content-disposition"))
+
+
+def _filename(part: Message) -> str:
+    try:
+        name = part.get_filename()
+    except Exception:  # RFC 2231 garbage
+        name = None
+    return decode_header_value(name) if name else "attachment"
+
+
+def _walk(msg: Message) -> tuple[list[str], list[str], list[Attachment], list[str], list[str]]:
+    """Text and HTML of the message itself, its attachments, and the text of embedded messages.
+
+    Embedded ``message/*`` parts (a bounce's returned original, a forwarded attachment) are kept
+    apart: they are not what the sender wrote now, and a bounce quoting our "Klacht" ack must not
+    read as a complaint. The caller falls back to them only when the message has no text at all.
+    """
+    texts: list[str] = []
+    htmls: list[str] = []
+    atts: list[Attachment] = []
+    inner_texts: list[str] = []
+    inner_htmls: list[str] = []
+    stack: list[tuple[Message, bool]] = [(msg, False)]
+    while stack:
+        part, inner = stack.pop()
+        ctype = part.get_content_type()
+        payload = part.get_payload()
+        if part.is_multipart() and isinstance(payload, list):
+            stack.extend((p, inner or ctype.startswith("message/")) for p in reversed(payload))
             continue
-        charset = part.get_content_charset() or "utf-8"
-        try:
-            text = payload.decode(charset, "replace")
-        except LookupError:
-            text = payload.decode("utf-8", "replace")
-        (text_parts if ctype == "text/plain" else html_parts).append(text)
-    return "\n".join(text_parts), "\n".join(html_parts)
+        if ctype.startswith("message/") and isinstance(payload, list):
+            atts.append(Attachment(_filename(part), ctype, part.as_bytes() if hasattr(part, "as_bytes") else b""))
+            stack.extend((p, True) for p in reversed(payload) if isinstance(p, Message))
+            continue
+        if part is not msg and _is_attachment(part):
+            if not inner:
+                content = part.get_payload(decode=True)
+                atts.append(Attachment(_filename(part), ctype, content if isinstance(content, bytes) else b""))
+            continue
+        if ctype == "text/plain" or (ctype.startswith("text/") and ctype not in ("text/html", "text/calendar")):
+            (inner_texts if inner else texts).append(decode_payload(part))
+        elif ctype == "text/html":
+            (inner_htmls if inner else htmls).append(decode_payload(part))
+        elif part is not msg or not ctype.startswith("multipart/"):
+            if not inner and part is not msg:
+                content = part.get_payload(decode=True)
+                atts.append(Attachment(_filename(part), ctype, content if isinstance(content, bytes) else b""))
+    return texts, htmls, atts, inner_texts, inner_htmls
 
 
 def _trim_leading_noise(raw: bytes) -> bytes:
@@ -227,28 +304,34 @@ def parse_message(raw: bytes) -> ParsedMail:
     if not raw.strip():
         raise UnparseableMail("empty message")
     raw = _trim_leading_noise(bytes(raw))
-    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    except Exception as exc:  # the stdlib parser is lenient, but guard the one place it might not be
+        raise UnparseableMail(f"email parser failed: {type(exc).__name__}") from exc
     if not msg.keys():
         raise UnparseableMail("no headers found")
     defects = [type(d).__name__ for d in msg.defects]
 
-    text, html, attachments = "", "", ()
     try:
-        parsed = mailparser.parse_from_bytes(raw)
-        text = "\n".join(parsed.text_plain or [])
-        html = "\n".join(parsed.text_html or [])
-        attachments = _attachments(parsed)
-    except Exception as exc:  # mail-parser raises assorted errors on broken MIME; keep going
-        defects.append(f"mailparser:{type(exc).__name__}")
-        text, html = _stdlib_text(msg)
+        texts, htmls, attachments, inner_texts, inner_htmls = _walk(msg)
+    except Exception as exc:  # pathological MIME: keep the headers, record why the body is missing
+        defects.append(f"mime:{type(exc).__name__}")
+        texts, htmls, attachments, inner_texts, inner_htmls = [], [], [], [], []
+    text = "\n".join(texts)
+    html = "\n".join(htmls)
     if not text.strip() and html.strip():
         text = html_to_text(html)
+    if not text.strip() and not html.strip():
+        text = "\n".join(inner_texts)
+        if not text.strip() and inner_htmls:
+            text = html_to_text("\n".join(inner_htmls))
 
     from_address, from_name = _single_address(msg, "From")
     if from_address is None and msg.get("From"):
         defects.append("StrictFromParseFailed")
     reply_to, _ = _single_address(msg, "Reply-To")
-    report_type = msg.get_param("report-type") if msg.get_content_type() == "multipart/report" else None
+    content_type = msg.get_content_type()
+    report_type = msg.get_param("report-type") if content_type == "multipart/report" else None
 
     return ParsedMail(
         message_id=(_message_ids(msg.get("Message-ID")) or (None,))[0],
@@ -263,9 +346,9 @@ def parse_message(raw: bytes) -> ParsedMail:
         date=_date(msg),
         text=text,
         html=html,
-        attachments=attachments,
+        attachments=tuple(attachments),
         headers=_headers(msg),
-        content_type=msg.get_content_type(),
+        content_type=content_type,
         report_type=str(report_type).lower() if isinstance(report_type, str) else None,
         return_path=_return_path(msg),
         defects=tuple(defects),

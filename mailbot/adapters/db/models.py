@@ -1,0 +1,289 @@
+"""SQLAlchemy 2 models: the whole schema, SQLite and PostgreSQL alike.
+
+Every column that can hold personal data ends in ``_enc`` and holds an AES-GCM ciphertext sealed
+with the owner's data key (see ``vault.py``); look-ups go through keyed blind indexes (``*_index``).
+Primary keys of encrypted rows are UUIDs generated client-side, because the row id is part of the
+associated data and must be known before the first flush.
+
+The schema already has the tables later stages need (deadline steps, extensions, pauses, leases)
+so that they arrive as features, not as rework of the core.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on SQLite (which has no time zones) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: mailbot stores aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DataKey(Base):
+    """A wrapped data key (DEK). Deleting the row crypto-shreds everything sealed under it (R-D5)."""
+
+    __tablename__ = "data_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner: Mapped[str] = mapped_column(String(16))  # "customer" or "system"
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    destroyed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    address_index: Mapped[str] = mapped_column(String(64), unique=True)
+    data_key_id: Mapped[int] = mapped_column(ForeignKey("data_keys.id"))
+    address_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    name_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class TicketSequence(Base):
+    """Last number handed out per prefix and year; never reused."""
+
+    __tablename__ = "ticket_sequences"
+    prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    ref: Mapped[str] = mapped_column(String(32), unique=True)
+    category: Mapped[str] = mapped_column(String(24), index=True)
+    secondary: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    triage: Mapped[bool] = mapped_column(Boolean, default=False)
+    rule: Mapped[str] = mapped_column(String(64))
+    confidence: Mapped[float] = mapped_column(Float)
+    evidence_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    subject_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    assignee: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    first_response_due: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)
+    first_responded_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    legal_due: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)
+    legal_due_unpaused: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    internal_due: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    resolution_due: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TicketParticipant(Base):
+    """Addresses (blind-indexed) allowed to thread onto a ticket by subject reference alone."""
+
+    __tablename__ = "ticket_participants"
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    address_index: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class RawMessage(Base):
+    """Stage one: the message exactly as received, sealed, before anything interprets it."""
+
+    __tablename__ = "raw_messages"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    source: Mapped[str] = mapped_column(String(255))
+    source_key: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    message_id_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), nullable=True, index=True)
+    data_key_id: Mapped[int] = mapped_column(ForeignKey("data_keys.id"))
+    raw_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ingested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error_kind: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Message(Base):
+    """Correspondence on a ticket (or unattached automated mail), inbound and outbound."""
+
+    __tablename__ = "messages"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    ticket_id: Mapped[str | None] = mapped_column(ForeignKey("tickets.id"), nullable=True, index=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), nullable=True, index=True)
+    raw_message_id: Mapped[str | None] = mapped_column(ForeignKey("raw_messages.id"), nullable=True)
+    data_key_id: Mapped[int] = mapped_column(ForeignKey("data_keys.id"))
+    direction: Mapped[str] = mapped_column(String(8))  # "in" or "out"
+    kind: Mapped[str] = mapped_column(String(24))  # customer, automated, acknowledgement, staff, notice
+    category: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    rule: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    message_id_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    automated: Mapped[bool] = mapped_column(Boolean, default=False)
+    possible_duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    subject_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    body_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    sender_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    recipients_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    meta_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
+    data_key_id: Mapped[int] = mapped_column(ForeignKey("data_keys.id"))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    filename_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    content_enc: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Outbox(Base):
+    """Transactional outbox: written with the ticket, drained by the sender (deliver.py)."""
+
+    __tablename__ = "outbox"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    ticket_id: Mapped[str | None] = mapped_column(ForeignKey("tickets.id"), nullable=True, index=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), nullable=True)
+    data_key_id: Mapped[int] = mapped_column(ForeignKey("data_keys.id"))
+    purpose: Mapped[str] = mapped_column(String(32))
+    automatic: Mapped[bool] = mapped_column(Boolean, default=True)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    recipient_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
+    payload_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    envelope_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class MailboxState(Base):
+    """Per-source cursor (R-C16): advanced in the same transaction as the stored messages."""
+
+    __tablename__ = "mailbox_state"
+    source: Mapped[str] = mapped_column(String(255), primary_key=True)
+    validity: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    resyncs: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Quarantine(Base):
+    __tablename__ = "quarantine"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    raw_message_id: Mapped[str] = mapped_column(ForeignKey("raw_messages.id"), unique=True)
+    error_kind: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer)
+    quarantined_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class AuditEvent(Base):
+    """What happened, when, to which ticket (R-A18). ``detail`` never holds personal data."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    kind: Mapped[str] = mapped_column(String(48))
+    ticket_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    customer_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    actor: Mapped[str] = mapped_column(String(64), default="mailbot")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DeadlineStep(Base):
+    """A reminder/escalation step sent once: the unique key makes a second send impossible."""
+
+    __tablename__ = "deadline_steps"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"))
+    step_key: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))  # sent or skipped
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    __table_args__ = (UniqueConstraint("ticket_id", "step_key", name="uq_deadline_step"),)
+
+
+class Extension(Base):
+    __tablename__ = "extensions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    months: Mapped[int] = mapped_column(Integer)
+    reason_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Pause(Base):
+    __tablename__ = "pauses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    started: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Lease(Base):
+    """Leader election for jobs that must run on one instance only (deadline sweep, digest)."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+Index("ix_outbox_due", Outbox.status, Outbox.next_attempt_at)
+Index("ix_messages_sender_recent", Message.customer_id, Message.created_at)

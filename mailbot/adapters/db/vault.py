@@ -1,0 +1,87 @@
+"""Field encryption bound to the database: which data key, which context, and a DEK cache.
+
+Each ciphertext names its data key (``key_id_of``), so opening needs no schema knowledge beyond
+the context (table, column, row id, owner) that was bound in as associated data (R-D2).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailbot.adapters.crypto import Context, DecryptionError, Keyring, key_id_of, open_sealed, seal
+from mailbot.adapters.db.models import DataKey
+
+SYSTEM_OWNER = "system"
+
+
+class KeyDestroyedError(DecryptionError):
+    """The data key was crypto-shredded (R-D5): the data is gone by design."""
+
+
+class Vault:
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+        self._deks: dict[int, bytes] = {}
+
+    def new_key(self, session: Session, owner: str, now: datetime) -> int:
+        dek, wrapped = self.keyring.new_data_key()
+        row = DataKey(owner=owner, wrapped=wrapped, created_at=now)
+        session.add(row)
+        session.flush()
+        self._deks[row.id] = dek
+        return row.id
+
+    def system_key(self, session: Session, now: datetime) -> int:
+        """The key for data that belongs to no customer (staff notices, digests, sender-less mail)."""
+        key_id = session.scalar(
+            select(DataKey.id).where(DataKey.owner == SYSTEM_OWNER).order_by(DataKey.id).limit(1)
+        )
+        return key_id if key_id is not None else self.new_key(session, SYSTEM_OWNER, now)
+
+    def destroy(self, session: Session, key_id: int, now: datetime) -> None:
+        row = session.get(DataKey, key_id)
+        if row is not None:
+            row.wrapped = None
+            row.destroyed_at = now
+        self._deks.pop(key_id, None)
+
+    def _dek(self, session: Session, key_id: int) -> bytes:
+        dek = self._deks.get(key_id)
+        if dek is not None:
+            return dek
+        row = session.get(DataKey, key_id)
+        if row is None or row.wrapped is None:
+            raise KeyDestroyedError(f"data key {key_id} does not exist or was destroyed")
+        dek = self.keyring.unwrap(row.wrapped)
+        self._deks[key_id] = dek
+        return dek
+
+    def seal(
+        self,
+        session: Session,
+        key_id: int,
+        where: tuple[str, str, str, str],
+        value: bytes | str | None,
+    ) -> bytes | None:
+        """Seal ``value`` for (table, column, row id, owner id); None stays None."""
+        if value is None:
+            return None
+        data = value.encode("utf-8") if isinstance(value, str) else value
+        return seal(self._dek(session, key_id), key_id, data, Context(*where))
+
+    def open(
+        self, session: Session, ciphertext: bytes | None, where: tuple[str, str, str, str]
+    ) -> bytes | None:
+        if ciphertext is None:
+            return None
+        key_id = key_id_of(ciphertext)
+        return open_sealed(self._dek(session, key_id), ciphertext, Context(*where))
+
+    def open_text(
+        self, session: Session, ciphertext: bytes | None, where: tuple[str, str, str, str]
+    ) -> str | None:
+        data = self.open(session, ciphertext, where)
+        return None if data is None else data.decode("utf-8")

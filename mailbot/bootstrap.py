@@ -1,0 +1,164 @@
+"""Composition root: the one place that knows both the adapters and the services.
+
+Nothing here runs at import time; ``build_app`` is called by the CLI (and by tests with their own
+settings, clock and servers).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import Engine
+
+from mailbot.adapters.crypto import Keyring, key_material_from_secret, load_or_create_key_file
+from mailbot.adapters.db.engine import make_engine, make_session_factory
+from mailbot.adapters.db.migrate import upgrade
+from mailbot.adapters.db.store import Database
+from mailbot.adapters.db.vault import Vault
+from mailbot.config import Settings
+from mailbot.domain.calendar import WorkCalendar
+from mailbot.domain.deadlines import DeadlinePolicy, compute_deadlines
+from mailbot.domain.model import Category, Organisation
+from mailbot.services.ports import Clock, Source
+from mailbot.services.process import Processor
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def organisation_of(settings: Settings) -> Organisation:
+    o = settings.organisation
+    own = tuple(
+        dict.fromkeys(
+            [
+                o.mailbox.lower(),
+                settings.smtp.from_address.lower(),
+                *(a.lower() for a in settings.staff.addresses),
+            ]
+        )
+    )
+    return Organisation(
+        name=o.name,
+        mailbox=o.mailbox,
+        domain=o.domain,
+        ticket_prefix=o.ticket_prefix,
+        timezone=o.timezone,
+        own_addresses=own,
+    )
+
+
+def keyring_of(settings: Settings) -> Keyring:
+    """The master key from MAILBOT_MASTER_KEY, else from the key file (created on first run)."""
+    if settings.master_key:
+        return Keyring(key_material_from_secret(settings.master_key))
+    material, created = load_or_create_key_file(settings.storage.key_file)
+    if created:
+        log.warning(
+            "created a new master key file; back it up apart from the database: without it nothing "
+            "stored can be decrypted",
+            extra={"key_file": str(settings.storage.key_file)},
+        )
+    return Keyring(material)
+
+
+def deadline_calculator(settings: Settings) -> Callable[[Category, datetime], dict[str, datetime | None]]:
+    d = settings.deadlines
+    calendar = WorkCalendar(extra_holidays=frozenset(d.extra_holidays), zone=settings.organisation.timezone)
+    policy = DeadlinePolicy(
+        first_response_hours=d.first_response_hours,
+        hours_mode=d.hours_mode.value,
+        day_start=d.business_day_start,
+        day_end=d.business_day_end,
+        internal_target_working_days=d.internal_target_working_days,
+        complaint_resolution_weeks=d.complaint_resolution_weeks,
+    )
+
+    def calculate(category: Category, received_at: datetime) -> dict[str, datetime | None]:
+        due = compute_deadlines(category, received_at, policy, calendar)
+        return {
+            "first_response_due": due.first_response_due,
+            "legal_due": due.legal_due,
+            "legal_due_unpaused": due.legal_due_unpaused,
+            "internal_due": due.internal_due,
+            "resolution_due": due.resolution_due,
+        }
+
+    return calculate
+
+
+def content_classifier(settings: Settings, org: Organisation) -> Callable[[Any], Any]:
+    from mailbot.adapters.rules_loader import load_ruleset
+    from mailbot.domain.rules import classify_content
+
+    ruleset = load_ruleset(settings.rules.dir)
+    return lambda parsed: classify_content(parsed, ruleset, org)
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: Engine
+    database: Database
+    clock: Clock
+    org: Organisation
+    processor: Processor
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def source(self) -> Source:
+        s = self.settings
+        if s.imap.enabled:
+            from mailbot.adapters.imap import ImapSource
+
+            assert s.imap.host is not None
+            return ImapSource(
+                host=s.imap.host,
+                port=s.imap.port,
+                security=s.imap.security.value,
+                username=s.imap.username or "",
+                password=s.imap.password or "",
+                folder=s.imap.folder,
+                processed_folder=s.imap.processed_folder,
+                after=s.imap.after.value,
+                batch_size=s.imap.batch_size,
+                timeout=s.imap.timeout_seconds,
+            )
+        from mailbot.adapters.maildir import MaildirSource
+
+        return MaildirSource(s.storage.inbox_dir, batch_size=s.imap.batch_size)
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        return self.database.vault.keyring
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_app(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    migrate: bool = True,
+    classifier: Callable[[Any], Any] | None = None,
+) -> App:
+    keyring = keyring_of(settings)
+    engine = make_engine(settings.storage.database_url)
+    if migrate:
+        upgrade(engine)
+    database = Database(make_session_factory(engine), Vault(keyring))
+    org = organisation_of(settings)
+    processor = Processor(
+        org=org,
+        classify=classifier or content_classifier(settings, org),
+        deadlines=deadline_calculator(settings),
+        max_attempts=settings.processing.max_attempts,
+    )
+    return App(settings=settings, engine=engine, database=database, clock=clock, org=org, processor=processor)

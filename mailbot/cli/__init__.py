@@ -1,0 +1,263 @@
+"""``mailbot …``: a thin shell over bootstrap and the services.
+
+Configuration errors print one line naming the key and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mailbot.cli.common import build, load, settings_of
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="mailbot.toml (default: $MAILBOT_CONFIG, else the embedded defaults).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
+    """mailbot: the info@ mailbox as encrypted, deadline-tracked tickets."""
+    from mailbot import logsetup
+
+    logsetup.configure(verbose)
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+@main.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create the storage directory, the key file and the database schema."""
+    settings = settings_of(ctx)
+    from mailbot.adapters.maildir import ensure_maildir
+
+    ensure_maildir(settings.storage.inbox_dir)
+    ensure_maildir(settings.storage.sent_dir)
+    app = build(ctx, settings)
+    app.close()
+    click.echo(f"initialised {settings.storage.dir} (database and key ready)")
+
+
+@main.command("check-config")
+@click.option("--connect", is_flag=True, help="Also try the database, IMAP and SMTP.")
+@click.pass_context
+def check_config(ctx: click.Context, connect: bool) -> None:
+    """Validate the configuration; with --connect, reach every service and report each."""
+    settings = settings_of(ctx)
+    click.echo("configuration: ok")
+    if not connect:
+        return
+    failures = 0
+    for name, probe in _probes(settings):
+        try:
+            detail = probe()
+            click.echo(f"{name}: ok{f' ({detail})' if detail else ''}")
+        except Exception as exc:
+            failures += 1
+            click.echo(f"{name}: FAILED ({type(exc).__name__}: {exc})")
+    if failures:
+        sys.exit(1)
+
+
+def _probes(settings: Any) -> list[tuple[str, Any]]:
+    def database() -> str:
+        from sqlalchemy import text
+
+        from mailbot.adapters.db.engine import make_engine
+
+        engine = make_engine(settings.storage.database_url)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return engine.dialect.name
+
+    probes: list[tuple[str, Any]] = [("database", database)]
+    if settings.imap.enabled:
+
+        def imap() -> str:
+            from mailbot.adapters.imap import ImapSource
+
+            source = ImapSource(
+                host=settings.imap.host,
+                port=settings.imap.port,
+                security=settings.imap.security.value,
+                username=settings.imap.username or "",
+                password=settings.imap.password or "",
+                folder=settings.imap.folder,
+                timeout=settings.imap.timeout_seconds,
+            )
+            try:
+                info = source.check()
+            finally:
+                source.close()
+            return ", ".join(f"{k}={v}" for k, v in info.items() if k != "capabilities")
+
+        probes.append(("imap", imap))
+    if settings.smtp.enabled:
+
+        def smtp() -> str:
+            from mailbot.bootstrap import mailer_of
+
+            mailer = mailer_of(settings)
+            check = getattr(mailer, "check_connection", None)
+            return str(check()) if check else ""
+
+        probes.append(("smtp", smtp))
+    return probes
+
+
+@main.command()
+@click.option("--once", is_flag=True, required=True, help="One pass over the source, then exit.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.pass_context
+def fetch(ctx: click.Context, once: bool, as_json: bool) -> None:
+    """Fetch and process everything the mailbox has now."""
+    from mailbot.services.pipeline import run_pass
+
+    app = build(ctx)
+    source = app.source()
+    on_tty = sys.stderr.isatty() and not as_json
+
+    def progress(report: Any) -> None:
+        if on_tty:
+            click.echo(
+                f"\rfetched {report.fetched} (new {report.stored}, seen {report.duplicates})",
+                nl=False,
+                err=True,
+            )
+
+    try:
+        summary = run_pass(source, app.database, app.processor, app.clock, on_progress=progress)
+        extra = _drain_outbox(app)
+    finally:
+        source.close()
+        app.close()
+    if on_tty:
+        click.echo("", err=True)
+    counts = summary.as_dict()
+    if as_json:
+        click.echo(json.dumps(counts))
+    else:
+        click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()) + extra)
+
+
+def _drain_outbox(app: Any) -> str:
+    drain = app.extras.get("drain_outbox")
+    if drain is None:
+        return ""
+    sent = drain()
+    return f"; mail sent: {sent}"
+
+
+@main.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the service: intake (IDLE or polling), the SMTP listener and the scheduled jobs."""
+    from mailbot.runner import Runner
+
+    app = build(ctx)
+    Runner(app).run_forever()
+
+
+@main.group()
+def quarantine() -> None:
+    """Messages that could not be processed (kept encrypted, with their error)."""
+
+
+@quarantine.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def quarantine_list(ctx: click.Context, as_json: bool) -> None:
+    app = build(ctx)
+    with app.database.transaction() as store:
+        rows = [
+            {
+                "id": q.id,
+                "raw_id": r.id,
+                "error": q.error_kind,
+                "attempts": q.attempts,
+                "quarantined_at": q.quarantined_at.isoformat(),
+                "detail": store.raw_error(r),
+            }
+            for q, r in store.quarantined()
+        ]
+    app.close()
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    if not rows:
+        click.echo("quarantine is empty")
+    for row in rows:
+        click.echo(
+            f"{row['id']:>5}  {row['quarantined_at'][:19]}  {row['error']}  attempts={row['attempts']}  "
+            f"{row['detail'][:120]}"
+        )
+
+
+@quarantine.command("retry")
+@click.argument("quarantine_id", type=int)
+@click.pass_context
+def quarantine_retry(ctx: click.Context, quarantine_id: int) -> None:
+    """Re-run one quarantined message (after a fix to the rules or the code)."""
+    from mailbot.services.process import process_one
+
+    app = build(ctx)
+    with app.database.transaction() as store:
+        raw_id = store.release_quarantine(quarantine_id, app.clock())
+    if raw_id is None:
+        app.close()
+        raise click.ClickException(f"no quarantined message with id {quarantine_id}")
+    outcome = process_one(app.database, app.processor, app.clock, raw_id)
+    while outcome == "retry":
+        outcome = process_one(app.database, app.processor, app.clock, raw_id)
+    app.close()
+    click.echo(f"message {quarantine_id}: {outcome}")
+    if outcome == "quarantined":
+        sys.exit(1)
+
+
+_OPTIONAL = {
+    "mailbot.cli.tickets": None,
+    "mailbot.cli.classify": "classify",
+    "mailbot.cli.templates": "templates",
+    "mailbot.cli.outbox": None,
+    "mailbot.cli.deadlines": None,
+}
+
+
+def _register_optional() -> None:
+    """Subcommands that live in their own modules: each exports ``command`` or ``commands``."""
+    import importlib
+
+    for module, name in _OPTIONAL.items():
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        commands = getattr(mod, "commands", None)
+        if commands is None:
+            main.add_command(mod.command, name)
+        else:
+            for command in commands:
+                main.add_command(command)
+
+
+_register_optional()
+
+__all__ = ["load", "main"]
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name=os.path.basename(sys.argv[0]))

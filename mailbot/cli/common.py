@@ -1,0 +1,46 @@
+"""What every command needs: the settings (or a one-line error, exit 2) and the wired app."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from mailbot.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from mailbot.bootstrap import App
+
+
+def load(path: Path | None) -> Settings:
+    try:
+        return load_settings(path, os.environ)
+    except ConfigError as exc:
+        click.echo(f"mailbot: configuration error: {exc}", err=True)
+        sys.exit(2)
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    root = ctx.find_root()
+    cached = root.obj.get("settings") if root.obj else None
+    if cached is None:
+        cached = load(root.obj.get("config_path") if root.obj else None)
+        root.obj["settings"] = cached
+    return cached
+
+
+def build(ctx: click.Context, settings: Settings | None = None) -> App:
+    from mailbot.adapters.rules_loader import RulesError
+    from mailbot.bootstrap import build_app
+
+    try:
+        return build_app(settings or settings_of(ctx))
+    except RulesError as exc:
+        click.echo(f"mailbot: rules error: {exc}", err=True)
+        sys.exit(2)
+    except ValueError as exc:  # key file problems and the like: say so plainly
+        click.echo(f"mailbot: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,313 @@
+"""Structured values → a safe outgoing ``EmailMessage``.
+
+Every header is built from a typed value (an ``Address``, a ``datetime``, a checked Message-ID), never
+by pasting strings, so that nothing a customer writes can become a header of its own (R-C12).
+
+The Python on these machines (3.11.7) predates the standard library's fix for CVE-2024-6923: a
+subject such as ``=?utf-8?q?a=0D=0ABcc:_x@y?=`` is *decoded* by the header parser when it is set and
+then written out with a raw CR LF, which adds a ``Bcc`` header. So this module does its own checks
+and does not trust the library to refuse:
+
+* :func:`clean_header_text` turns customer text into one harmless line (it decodes encoded-words the
+  way a mail client would show them, folds control characters to spaces, and breaks any
+  encoded-word syntax that is left);
+* :func:`build_message` refuses (:class:`HeaderValueError`) CR, LF, NUL and other control
+  characters in every header value, encoded-word syntax in values that would be reinterpreted,
+  and addresses that do not parse strictly (R-C13);
+* :func:`serialize` re-parses what it produced and refuses output whose header block differs from
+  the headers that were set.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import re
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.header import decode_header, make_header
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+__all__ = [
+    "AUTO_GENERATED",
+    "AUTO_REPLIED",
+    "HeaderValueError",
+    "OutgoingMail",
+    "build_message",
+    "clean_header_text",
+    "make_message_id",
+    "serialize",
+    "subject_with_ref",
+    "thread_headers",
+]
+
+#: RFC 3834 values (R-C7): acknowledgements answer a message, digests/reminders/escalations do not.
+AUTO_REPLIED = "auto-replied"
+AUTO_GENERATED = "auto-generated"
+_AUTO_SUBMITTED_VALUES = frozenset({AUTO_REPLIED, AUTO_GENERATED})
+
+#: How many References to keep: the thread root plus the most recent ones (RFC 5322 §3.6.4 lets
+#: a writer trim; an unbounded list lets a hostile thread grow our headers without limit).
+MAX_REFERENCES = 20
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_FORBIDDEN_IN_HEADER = re.compile(r"[\r\n\x00]")
+_WHITESPACE = re.compile(r"\s+")
+_ENCODED_WORD_START = "=?"
+_ENCODED_WORD = re.compile(r"=\?.*\?=", re.DOTALL)
+_ENCODED_WORD_TOKEN = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+# dot-atom local part (RFC 5322 §3.2.3) and LDH domain labels: strict on purpose (R-C13).
+_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_DOMAIN = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+_MSG_ID = re.compile(r"<[!-;=?A-~]{1,250}@[!-;=?A-Z^-~]{1,250}>")  # ASCII printable, no <, >, [ ] in domain
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+_TICKET_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}")
+
+
+class HeaderValueError(ValueError):
+    """A header value we were asked to set is unsafe or malformed (CR, LF, NUL, bad address; R-C12)."""
+
+
+def _refuse_unsafe(name: str, value: str) -> str:
+    """Refuse CR/LF/NUL and other control characters: they are how one header becomes two."""
+    if _FORBIDDEN_IN_HEADER.search(value) or _CONTROL.search(value):
+        raise HeaderValueError(f"{name}: control character (CR, LF, NUL, ...) in header value")
+    return value
+
+
+def _decode_one(match: re.Match[str]) -> str:
+    try:
+        return str(make_header(decode_header(match.group(0))))
+    except (LookupError, ValueError, UnicodeError):
+        return match.group(0)
+
+
+def _decode_encoded_words(value: str) -> str:
+    """Show encoded-words as a mail client would, so they cannot smuggle CR/LF past us later."""
+    for _ in range(3):  # nested encodings: decode a few rounds, then break what is left
+        decoded = _ENCODED_WORD_TOKEN.sub(_decode_one, value)
+        if decoded == value:
+            break
+        value = decoded
+    return value
+
+
+def clean_header_text(value: str, max_len: int = 200) -> str:
+    """Make customer-provided text (a subject) safe to put into one header line.
+
+    Encoded-words are decoded first (a subject that *looks* encoded would otherwise be decoded
+    by the library into CR LF), control characters become spaces, whitespace collapses, and any
+    encoded-word syntax that survives is broken with a space so that no reader decodes it. The
+    result is plain Unicode: the email library encodes it on output (R-C11).
+    """
+    text = _decode_encoded_words(value)
+    text = _CONTROL.sub(" ", text)
+    text = _WHITESPACE.sub(" ", text).strip()
+    if _ENCODED_WORD.search(text):
+        text = text.replace(_ENCODED_WORD_START, "= ?")
+    if len(text) > max_len:
+        text = text[: max_len - 1].rstrip() + "…"
+    return text
+
+
+def _check_domain(domain: str) -> str:
+    if not _DOMAIN.fullmatch(domain) or "." not in domain:
+        raise HeaderValueError("not a fully qualified domain name")
+    return domain.lower()
+
+
+def make_message_id(domain: str) -> str:
+    """A globally unique Message-ID on our own domain, so replies can be matched to a ticket (R-C9)."""
+    return f"<{uuid.uuid4().hex}@{_check_domain(domain)}>"
+
+
+def _valid_msg_id(value: str) -> bool:
+    return bool(_MSG_ID.fullmatch(value))
+
+
+def thread_headers(
+    parent_message_id: str | None,
+    parent_references: Sequence[str],
+    parent_in_reply_to: Sequence[str],
+) -> tuple[str | None, tuple[str, ...]]:
+    """In-Reply-To and References for an answer to a parent message (R-C10, RFC 5322 §3.6.4).
+
+    In-Reply-To is the parent's Message-ID; References is the parent's References (else its
+    In-Reply-To) followed by the parent's Message-ID. The parent's ids are sender-controlled text,
+    so anything that is not a well-formed ``<id@domain>`` is dropped, duplicates are removed and the
+    list is trimmed to the thread root plus the newest ids.
+    """
+    parent = parent_message_id.strip() if parent_message_id else None
+    if parent is not None and not _valid_msg_id(parent):
+        parent = None
+    inherited = [r.strip() for r in parent_references] or [r.strip() for r in parent_in_reply_to]
+    chain: dict[str, None] = {}
+    for ref in inherited:
+        if _valid_msg_id(ref) and ref != parent:
+            chain[ref] = None
+    refs = list(chain)
+    if parent is not None:
+        refs.append(parent)
+    if len(refs) > MAX_REFERENCES:
+        refs = [refs[0], *refs[-(MAX_REFERENCES - 1) :]]
+    return parent, tuple(refs)
+
+
+def subject_with_ref(ref: str, subject: str) -> str:
+    """``[ORD-2026-00042] subject``: the token inbound threading looks for (R-C10), never twice."""
+    _refuse_unsafe("ticket ref", ref)
+    if not _TICKET_REF.fullmatch(ref):
+        raise HeaderValueError("malformed ticket reference")
+    cleaned = clean_header_text(subject)
+    token = f"[{ref}]"
+    if token.lower() in cleaned.lower():
+        return cleaned
+    return f"{token} {cleaned}".rstrip()
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    """Everything an outgoing message is made of, as structured values.
+
+    ``to`` holds bare addresses (the customer's verified From address, R-C8): no display names,
+    because a customer's name is exactly the text an attacker controls. ``language`` is a
+    Content-Language value, one tag or a comma-separated list ("nl, en").
+    """
+
+    from_address: str
+    from_name: str
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    html: str | None
+    message_id: str
+    date: datetime
+    language: str
+    auto_submitted: str | None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    reply_to: str | None = None
+    ticket_ref: str | None = None
+
+
+def _address(field: str, addr_spec: str, display_name: str = "") -> Address:
+    """An ``Address`` from strictly checked parts (R-C13): a lenient parse may pick another address."""
+    _refuse_unsafe(field, addr_spec)
+    _refuse_unsafe(field, display_name)
+    if _ENCODED_WORD_START in display_name:
+        raise HeaderValueError(f"{field}: encoded-word syntax in display name")
+    if addr_spec.count("@") != 1:
+        raise HeaderValueError(f"{field}: not a single addr-spec")
+    local, domain = addr_spec.split("@")
+    if len(local) > 64 or not _LOCAL_PART.fullmatch(local):
+        raise HeaderValueError(f"{field}: malformed local part")
+    _check_domain(domain)
+    try:
+        address = Address(display_name=display_name, addr_spec=addr_spec)
+    except (ValueError, IndexError) as exc:
+        raise HeaderValueError(f"{field}: address does not parse strictly") from exc
+    if address.addr_spec != addr_spec or address.display_name != display_name:
+        raise HeaderValueError(f"{field}: address changed when parsed")
+    return address
+
+
+def _set(msg: EmailMessage, name: str, value: object, expected: str | None = None) -> None:
+    """Set one header and prove the library stored what we meant (no reinterpretation)."""
+    if isinstance(value, str):
+        _refuse_unsafe(name, value)
+    msg[name] = value
+    stored = str(msg[name])
+    _refuse_unsafe(name, stored)
+    if expected is not None and stored != expected:
+        raise HeaderValueError(f"{name}: value would be reinterpreted by the email library")
+
+
+def build_message(mail: OutgoingMail) -> EmailMessage:
+    """Build the message; raise :class:`HeaderValueError` for any unsafe or malformed value.
+
+    Automatic mail (``auto_submitted`` set) also gets ``X-Auto-Response-Suppress: All`` so other
+    responders stay quiet (R-C7); a human staff reply gets neither header.
+    """
+    if mail.date.tzinfo is None or mail.date.utcoffset() is None:
+        raise ValueError("date must be timezone-aware")
+    if not mail.to:
+        raise HeaderValueError("To: at least one recipient")
+    if mail.auto_submitted is not None and mail.auto_submitted not in _AUTO_SUBMITTED_VALUES:
+        raise HeaderValueError("Auto-Submitted: unknown value")
+    if not _valid_msg_id(mail.message_id):
+        raise HeaderValueError("Message-ID: malformed")
+    if mail.in_reply_to is not None and not _valid_msg_id(mail.in_reply_to):
+        raise HeaderValueError("In-Reply-To: malformed")
+    if any(not _valid_msg_id(ref) for ref in mail.references):
+        raise HeaderValueError("References: malformed")
+    tags = [tag.strip() for tag in mail.language.split(",")]
+    if not all(_LANGUAGE_TAG.fullmatch(tag) for tag in tags):
+        raise HeaderValueError("Content-Language: malformed")
+    if mail.ticket_ref is not None and not _TICKET_REF.fullmatch(mail.ticket_ref):
+        raise HeaderValueError("X-Mailbot-Ticket: malformed")
+    _refuse_unsafe("Subject", mail.subject)
+    if _ENCODED_WORD.search(mail.subject):
+        raise HeaderValueError("Subject: encoded-word syntax (use clean_header_text)")
+
+    msg = EmailMessage(policy=email.policy.SMTP)
+    _set(msg, "From", _address("From", mail.from_address, mail.from_name))
+    _set(msg, "To", [_address("To", addr) for addr in mail.to])
+    if mail.reply_to is not None:
+        _set(msg, "Reply-To", _address("Reply-To", mail.reply_to))
+    _set(msg, "Subject", mail.subject, expected=mail.subject)
+    _set(msg, "Date", mail.date)
+    _set(msg, "Message-ID", mail.message_id, expected=mail.message_id)
+    if mail.in_reply_to is not None:
+        _set(msg, "In-Reply-To", mail.in_reply_to, expected=mail.in_reply_to)
+    if mail.references:
+        refs = " ".join(mail.references)
+        _set(msg, "References", refs, expected=refs)
+    if mail.auto_submitted is not None:
+        _set(msg, "Auto-Submitted", mail.auto_submitted, expected=mail.auto_submitted)
+        _set(msg, "X-Auto-Response-Suppress", "All", expected="All")
+    if mail.ticket_ref is not None:
+        _set(msg, "X-Mailbot-Ticket", mail.ticket_ref, expected=mail.ticket_ref)
+
+    msg.set_content(mail.text, charset="utf-8")
+    if mail.html is not None:
+        msg.add_alternative(mail.html, subtype="html", charset="utf-8")
+    # After the body: set_content() clears every Content-* header, Content-Language included.
+    language = ", ".join(tags)
+    _set(msg, "Content-Language", language, expected=language)
+    return msg
+
+
+def _header_block(data: bytes) -> bytes:
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        raise HeaderValueError("serialized message has no header/body separator")
+    return data[: end + 2]
+
+
+def serialize(msg: EmailMessage) -> bytes:
+    """Bytes for SMTP (CRLF line ends), refused unless the header block holds exactly our headers.
+
+    The check re-parses the output: a header that appears only after serialization (an encoded
+    CR LF that the generator wrote out raw) or a value that reads back differently is an injection
+    this module failed to stop, so it raises rather than send.
+    """
+    data = msg.as_bytes(policy=email.policy.SMTP)
+    block = _header_block(data)
+    if b"\x00" in block:
+        raise HeaderValueError("NUL in serialized header block")
+    for line in block.split(b"\r\n")[:-1]:
+        if b"\r" in line or b"\n" in line:
+            raise HeaderValueError("bare CR or LF in serialized header block")
+    reparsed = BytesParser(policy=email.policy.default).parsebytes(data, headersonly=True)
+    expected = Counter(name.lower() for name in msg.keys())
+    actual = Counter(name.lower() for name in reparsed.keys())
+    if expected != actual:
+        raise HeaderValueError("serialized header block differs from the headers that were set")
+    for name in expected:
+        if str(reparsed[name]) != str(msg[name]):
+            raise HeaderValueError(f"{name}: reads back differently after serialization")
+    return data

@@ -1,0 +1,34 @@
+"""Build a real mailbot App for tests: settings in a temp dir, a generated master key, own clock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mailbot.adapters.crypto import generate_secret
+from mailbot.bootstrap import App, build_app
+from mailbot.config import Settings, load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_env(tmp_path: Path, database_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {
+        "MAILBOT_STORAGE__DIR": str(tmp_path / "storage"),
+        "MAILBOT_STORAGE__DATABASE_URL": database_url,
+        "MAILBOT_MASTER_KEY": generate_secret(),
+        "MAILBOT_LISTENER__ENABLED": "false",
+        "MAILBOT_RULES__DIR": str(REPO / "rules"),
+        "MAILBOT_TEMPLATES__DIR": str(REPO / "templates"),
+    }
+    env.update(extra or {})
+    return env
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: str) -> Settings:
+    return load_settings(None, test_env(tmp_path, database_url, overrides))
+
+
+def make_app(tmp_path: Path, database_url: str, clock: Any, classifier: Any = None, **overrides: str) -> App:
+    return build_app(make_settings(tmp_path, database_url, **overrides), clock=clock, classifier=classifier)
