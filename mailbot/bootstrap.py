@@ -134,6 +134,14 @@ class App:
 
         return MaildirSource(s.storage.inbox_dir, batch_size=s.imap.batch_size)
 
+    def sources(self) -> list[Source]:
+        """IMAP when a host is configured, else the embedded Maildir inbox the listener fills."""
+        return [self.source()]
+
+    def jobs(self) -> dict[str, tuple[Callable[[], Any], dict[str, Any]]]:
+        """Periodic jobs for the scheduler; later stages add theirs through ``extras["jobs"]``."""
+        return dict(self.extras.get("jobs", {}))
+
     @cached_property
     def keyring(self) -> Keyring:
         return self.database.vault.keyring

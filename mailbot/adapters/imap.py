@@ -167,7 +167,7 @@ class ImapSource:
         A dropped connection surfaces as :class:`SourceError` from the iteration; the caller keeps
         what it committed and calls again with its stored cursor.
         """
-        client = self._connection()
+        client = self._live_connection()
         with self._guard("status"):
             if self._selected:
                 self._unselect(client)
@@ -211,7 +211,7 @@ class ImapSource:
         """Move (or flag) committed messages at the server; stale-UIDVALIDITY keys are skipped."""
         if not messages:
             return
-        client = self._connection()
+        client = self._live_connection()
         validity = self._validity if self._selected else self._select(client)
         keys = [parse_key(m.key) for m in messages]
         uids = sorted({key[1] for key in keys if key is not None and key[0] == validity})
@@ -244,7 +244,7 @@ class ImapSource:
         Uses IDLE when offered, re-issued every ``idle_reissue_seconds`` (R-C19); otherwise it just
         sleeps and answers True so the caller polls.
         """
-        client = self._connection()
+        client = self._live_connection()  # its NOOP also makes the server sync the folder view
         with self._guard("capability"):
             has_idle = client.has_capability("IDLE")
         if not has_idle:
@@ -252,6 +252,8 @@ class ImapSource:
         if not self._selected:
             self._select(client)
         if self._known_uidnext is not None:
+            # Mail announced with an earlier response (imapclient drops those untagged EXISTS)
+            # would never be announced again in IDLE: look for it explicitly first.
             with self._guard("search"):
                 found = client.search(["UID", f"{self._known_uidnext}:*"])
             if any(int(uid) >= self._known_uidnext for uid in found):
@@ -296,6 +298,21 @@ class ImapSource:
         self._wake_r = self._wake_w = -1
 
     # -- connection ------------------------------------------------------------------------------
+
+    def _live_connection(self) -> IMAPClient:
+        """The kept connection if it still answers, else a new one.
+
+        A connection that died while we were not using it (server restart, NAT timeout) is not
+        an error worth reporting: only a failure on a fresh connection is.
+        """
+        if self._client is not None:
+            try:
+                self._client.noop()
+                return self._client
+            except (imaplib.IMAP4.error, OSError, EOFError):
+                log.info("imap connection lost between calls; reconnecting")
+                self._drop()
+        return self._connection()
 
     def _connection(self) -> IMAPClient:
         if self._client is None:

@@ -89,8 +89,8 @@ _CATEGORY_LABELS = {
     },
 }
 _DEADLINE_LABELS = {
-    "nl": {"first_response": "eerste reactie", "decision": "afhandeling klacht", "legal": "wettelijke termijn",
-           "internal": "interne streefdatum"},
+    "nl": {"first_response": "eerste reactie", "decision": "afhandeling klacht",
+           "legal": "wettelijke termijn", "internal": "interne streefdatum"},
     "en": {"first_response": "first response", "decision": "complaint decision", "legal": "legal deadline",
            "internal": "internal target"},
 }

@@ -62,7 +62,8 @@ _ENCODED_WORD = re.compile(r"=\?.*\?=", re.DOTALL)
 _ENCODED_WORD_TOKEN = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 # dot-atom local part (RFC 5322 §3.2.3) and LDH domain labels: strict on purpose (R-C13).
 _LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-_DOMAIN = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
 _MSG_ID = re.compile(r"<[!-;=?A-~]{1,250}@[!-;=?A-Z^-~]{1,250}>")  # ASCII printable, no <, >, [ ] in domain
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
 _TICKET_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}")
@@ -303,8 +304,8 @@ def serialize(msg: EmailMessage) -> bytes:
         if b"\r" in line or b"\n" in line:
             raise HeaderValueError("bare CR or LF in serialized header block")
     reparsed = BytesParser(policy=email.policy.default).parsebytes(data, headersonly=True)
-    expected = Counter(name.lower() for name in msg.keys())
-    actual = Counter(name.lower() for name in reparsed.keys())
+    expected = Counter(name.lower() for name in msg)
+    actual = Counter(name.lower() for name in reparsed)
     if expected != actual:
         raise HeaderValueError("serialized header block differs from the headers that were set")
     for name in expected:

@@ -230,11 +230,18 @@ def test_resumes_after_cursor_and_nothing_new_means_no_fetch(
 
 def test_cursor_beyond_highest_uid_yields_nothing(imap: DovecotServer, recorder: Recorder) -> None:
     """`UID n:*` matches the highest message even when it is below n: it must be filtered out."""
-    uid = imap.append(message(1))
-    imap.append(message(2))  # UIDNEXT moves past the cursor, so the source must SELECT and SEARCH
+    kept = imap.append(message(1))
+    gone = [imap.append(message(2)), imap.append(message(3))]
+    other_client = imap.client()
+    try:  # someone else removes the newer two: UIDNEXT is past the cursor, nothing is above it
+        other_client.select_folder("INBOX")
+        other_client.add_flags(gone, [b"\\Deleted"])
+        other_client.uid_expunge(gone)
+    finally:
+        other_client.logout()
     source = make_source(imap, recorder, sweep_leftovers=False)
     try:
-        got = all_messages(list(source.batches(Cursor(imap.uidvalidity(), uid + 1))))
+        got = all_messages(list(source.batches(Cursor(imap.uidvalidity(), kept))))
     finally:
         source.close()
     assert got == []

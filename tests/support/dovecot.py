@@ -97,8 +97,12 @@ class DovecotServer:
         self._wait_ready(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM to this instance's master pid (never by process name) and wait until it is gone."""
-        self._drop_helper()
+        """SIGTERM to this instance's master pid (never by process name) and wait until it is gone.
+
+        Open IMAP sessions are cut first, as a real server restart would (Dovecot otherwise lets
+        running imap processes outlive the master).
+        """
+        self.kill_connections()
         pid = self._master_pid()
         if pid is None:
             return
