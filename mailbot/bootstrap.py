@@ -94,6 +94,39 @@ def deadline_calculator(settings: Settings) -> Callable[[Category, datetime], di
     return calculate
 
 
+def mailer_of(settings: Settings) -> Any:
+    """SMTP relay when configured, else the embedded Maildir ``storage/sent`` (readable by a newcomer)."""
+    if settings.smtp.enabled:
+        from mailbot.adapters.smtp_sender import SmtpMailer
+
+        assert settings.smtp.host is not None
+        return SmtpMailer(
+            settings.smtp.host,
+            settings.smtp.port,
+            settings.smtp.security.value,
+            settings.smtp.username,
+            settings.smtp.password,
+            settings.smtp.timeout_seconds,
+        )
+    from mailbot.adapters.maildir_sender import MaildirMailer
+
+    return MaildirMailer(settings.storage.sent_dir)
+
+
+def outbox_policy(settings: Settings, org: Organisation) -> Any:
+    from datetime import timedelta
+
+    from mailbot.services.outbox import OutboxPolicy
+
+    return OutboxPolicy(
+        org=org,
+        from_address=settings.smtp.from_address,
+        staff_addresses=tuple(settings.staff.addresses),
+        auto_reply_cap_per_day=settings.processing.auto_reply_cap_per_day,
+        retry_horizon=timedelta(hours=settings.smtp.retry_horizon_hours),
+    )
+
+
 def content_classifier(settings: Settings, org: Organisation) -> Callable[[Any], Any]:
     from mailbot.adapters.rules_loader import load_ruleset
     from mailbot.domain.rules import classify_content
@@ -156,6 +189,7 @@ def build_app(
     clock: Clock = utc_now,
     migrate: bool = True,
     classifier: Callable[[Any], Any] | None = None,
+    mailer: Any = None,
 ) -> App:
     keyring = keyring_of(settings)
     engine = make_engine(settings.storage.database_url)
@@ -169,4 +203,22 @@ def build_app(
         deadlines=deadline_calculator(settings),
         max_attempts=settings.processing.max_attempts,
     )
-    return App(settings=settings, engine=engine, database=database, clock=clock, org=org, processor=processor)
+    app = App(settings=settings, engine=engine, database=database, clock=clock, org=org, processor=processor)
+    _wire_outbox(app, mailer or mailer_of(settings))
+    return app
+
+
+def _wire_outbox(app: App, mailer: Any) -> None:
+    """Acknowledgements are queued inside processing; the drain runs in fetch, send and the scheduler."""
+    from mailbot.adapters.templates import TemplateRenderer
+    from mailbot.services.outbox import acknowledgement_hook, drain
+
+    renderer = TemplateRenderer(app.settings.templates.dir, app.org.timezone)
+    policy = outbox_policy(app.settings, app.org)
+    app.processor.on_ticket_opened.append(acknowledgement_hook(renderer, policy))
+
+    def drain_outbox() -> int:
+        return drain(app.database, mailer, app.clock, policy).sent
+
+    app.extras.update(renderer=renderer, outbox_policy=policy, mailer=mailer, drain_outbox=drain_outbox)
+    app.extras.setdefault("jobs", {})["send"] = (drain_outbox, {"trigger": "interval", "seconds": 10})

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.db import postgres_database, truncate_all  # noqa: F401  (fixture)
+from tests.support.smtp_sink import smtp_sink  # noqa: F401  (fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

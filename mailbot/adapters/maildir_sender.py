@@ -77,9 +77,7 @@ class MaildirMailer:
         Lines are stored with LF endings, as local Maildir readers expect.
         """
         envelope = [sender, *recipients]
-        if not recipients or any(
-            ch in value for value in envelope for ch in ("\r", "\n", "\x00", "<", ">")
-        ):
+        if not recipients or any(ch in value for value in envelope for ch in ("\r", "\n", "\x00", "<", ">")):
             raise PermanentDeliveryError("invalid envelope address")
         head = f"Return-Path: <{sender}>\r\n" + "".join(
             f"X-Mailbot-Envelope-To: <{rcpt}>\r\n" for rcpt in recipients

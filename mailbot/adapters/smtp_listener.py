@@ -48,7 +48,11 @@ class _InboxHandler:
     """aiosmtpd handler: store, then answer."""
 
     def __init__(
-        self, inbox_dir: Path, max_size: int, reject_bare_lf: bool, clock: Callable[[], datetime],
+        self,
+        inbox_dir: Path,
+        max_size: int,
+        reject_bare_lf: bool,
+        clock: Callable[[], datetime],
         hostname: str,
     ) -> None:
         self.inbox_dir = inbox_dir
@@ -77,7 +81,7 @@ class _InboxHandler:
             lines.insert(0, f"Return-Path: <{sender}>\r\n")
         return "".join(lines).encode("utf-8")
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd hook)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         data: bytes = envelope.original_content or b""
         if len(data) > self.max_size:
             return "552 5.3.4 Message size exceeds fixed maximum message size"

@@ -93,7 +93,10 @@ class SmtpMailer:
         smtp: smtplib.SMTP
         if self.security == "tls":
             smtp = smtplib.SMTP_SSL(
-                self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout,
+                self.host,
+                self.port,
+                local_hostname=self.local_hostname,
+                timeout=self.timeout,
                 context=self._context(),
             )
         else:
@@ -143,9 +146,7 @@ class SmtpMailer:
         except ssl.SSLError as exc:
             raise TemporaryDeliveryError(f"{action}: TLS error: {exc.reason or type(exc).__name__}") from None
         except OSError as exc:
-            raise TemporaryDeliveryError(
-                f"{action}: {type(exc).__name__}: {exc.strerror or exc}"
-            ) from None
+            raise TemporaryDeliveryError(f"{action}: {type(exc).__name__}: {exc.strerror or exc}") from None
 
     def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
         """Send one serialised message; raises Temporary/PermanentDeliveryError.

@@ -55,10 +55,34 @@ LANGUAGES: tuple[str, ...] = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
 
 _MONTHS = {
-    "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
-           "oktober", "november", "december"),
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December"),
+    "nl": (
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
 }
 _WEEKDAYS = {
     "nl": ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"),
@@ -89,10 +113,18 @@ _CATEGORY_LABELS = {
     },
 }
 _DEADLINE_LABELS = {
-    "nl": {"first_response": "eerste reactie", "decision": "afhandeling klacht",
-           "legal": "wettelijke termijn", "internal": "interne streefdatum"},
-    "en": {"first_response": "first response", "decision": "complaint decision", "legal": "legal deadline",
-           "internal": "internal target"},
+    "nl": {
+        "first_response": "eerste reactie",
+        "decision": "afhandeling klacht",
+        "legal": "wettelijke termijn",
+        "internal": "interne streefdatum",
+    },
+    "en": {
+        "first_response": "first response",
+        "decision": "complaint decision",
+        "legal": "legal deadline",
+        "internal": "internal target",
+    },
 }
 _ENGLISH_DIVIDER = "\n\n-- English version --\n\n"
 
@@ -115,6 +147,12 @@ class RenderedMail:
     language: str = DEFAULT_LANGUAGE
 
 
+def _defined(value: object) -> None:
+    """Filters see StrictUndefined as a value; make them fail with the variable's name instead."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+
+
 def _template_language(language: str | None) -> str:
     primary = (language or "").strip().lower().replace("_", "-").split("-")[0]
     return primary if primary in LANGUAGES else DEFAULT_LANGUAGE
@@ -130,7 +168,9 @@ class TemplateRenderer:
             loader=jinja2.FileSystemLoader(self.directory),
             undefined=jinja2.StrictUndefined,
             autoescape=jinja2.select_autoescape(
-                enabled_extensions=("html",), disabled_extensions=("txt",), default_for_string=False,
+                enabled_extensions=("html",),
+                disabled_extensions=("txt",),
+                default_for_string=False,
                 default=False,
             ),
             trim_blocks=True,
@@ -156,6 +196,7 @@ class TemplateRenderer:
     @jinja2.pass_context
     def _format_datetime(self, ctx: jinja2.runtime.Context, value: object) -> str:
         """Aware datetime → local wall time in words (a date → the day); strings pass through."""
+        _defined(value)
         if isinstance(value, str):
             return value
         lang = ctx.get("lang", DEFAULT_LANGUAGE)
@@ -171,6 +212,7 @@ class TemplateRenderer:
     @jinja2.pass_context
     def _format_date(self, ctx: jinja2.runtime.Context, value: object) -> str:
         """Date (or aware datetime, taken locally) → "dinsdag 7 april 2026"; strings pass through."""
+        _defined(value)
         if isinstance(value, str):
             return value
         if isinstance(value, datetime):
@@ -187,12 +229,14 @@ class TemplateRenderer:
     @staticmethod
     @jinja2.pass_context
     def _category_label(ctx: jinja2.runtime.Context, value: object) -> str:
+        _defined(value)
         labels = _CATEGORY_LABELS.get(ctx.get("lang", DEFAULT_LANGUAGE), _CATEGORY_LABELS["nl"])
         return labels.get(str(value), str(value))
 
     @staticmethod
     @jinja2.pass_context
     def _deadline_label(ctx: jinja2.runtime.Context, value: object) -> str:
+        _defined(value)
         labels = _DEADLINE_LABELS.get(ctx.get("lang", DEFAULT_LANGUAGE), _DEADLINE_LABELS["nl"])
         return labels.get(str(value), str(value))
 
@@ -327,14 +371,28 @@ def sample_context(purpose: str) -> dict[str, Any]:
         context = {"org": context["org"]}
         context["digest"] = {
             "date": date(2026, 3, 6),
-            "overdue": [{"ref": "ORD-2026-00040", "category": "complaint", "kind": "first_response",
-                         "due": received - timedelta(hours=2)}],
-            "due_soon": [{"ref": "ORD-2026-00042", "category": "access", "kind": "legal",
-                          "due": date(2026, 4, 7)}],
-            "past_internal_target": [{"ref": "ORD-2026-00031", "category": "erasure", "kind": "internal",
-                                      "due": date(2026, 3, 4)}],
-            "triage": [{"ref": "ORD-2026-00043", "category": "other", "kind": "first_response",
-                        "due": received + timedelta(hours=48)}],
+            "overdue": [
+                {
+                    "ref": "ORD-2026-00040",
+                    "category": "complaint",
+                    "kind": "first_response",
+                    "due": received - timedelta(hours=2),
+                }
+            ],
+            "due_soon": [
+                {"ref": "ORD-2026-00042", "category": "access", "kind": "legal", "due": date(2026, 4, 7)}
+            ],
+            "past_internal_target": [
+                {"ref": "ORD-2026-00031", "category": "erasure", "kind": "internal", "due": date(2026, 3, 4)}
+            ],
+            "triage": [
+                {
+                    "ref": "ORD-2026-00043",
+                    "category": "other",
+                    "kind": "first_response",
+                    "due": received + timedelta(hours=48),
+                }
+            ],
             "failed": [{"ref": "ORD-2026-00039", "reason": "550 5.1.1 mailbox unavailable"}],
         }
     if purpose == "extension_notice":

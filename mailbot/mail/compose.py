@@ -309,6 +309,10 @@ def serialize(msg: EmailMessage) -> bytes:
     if expected != actual:
         raise HeaderValueError("serialized header block differs from the headers that were set")
     for name in expected:
-        if str(reparsed[name]) != str(msg[name]):
+        got, meant = str(reparsed[name]), str(msg[name])
+        _refuse_unsafe(name, got)
+        # Whitespace is compared loosely: the 3.11 folder may drop a space between encoded-words
+        # of a long subject, a cosmetic loss that must not block the mail.
+        if got.split() != meant.split() and "".join(got.split()) != "".join(meant.split()):
             raise HeaderValueError(f"{name}: reads back differently after serialization")
     return data

@@ -32,6 +32,24 @@ def dovecot() -> Iterator[DovecotServer]:
         server.cleanup()
 
 
+@pytest.fixture(scope="session")
+def dovecot_tls() -> Iterator[DovecotServer]:
+    """A second private Dovecot with a self-signed certificate: STARTTLS on ``port``, implicit
+    TLS on ``tls_port``; trust it with ``ssl.create_default_context(cafile=str(server.ca_file))``."""
+    if not os.path.exists(DOVECOT_BINARY):
+        service_unavailable("Dovecot", f"{DOVECOT_BINARY} not installed (apt-get install -y dovecot-imapd)")
+    server = DovecotServer(tls=True)
+    try:
+        server.start()
+    except (DovecotError, OSError) as exc:
+        server.cleanup()
+        service_unavailable("Dovecot", f"private TLS instance did not start: {exc}")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
 @pytest.fixture
 def imap(dovecot: DovecotServer) -> DovecotServer:
     """The session's Dovecot with empty folders (and no leftover sessions)."""

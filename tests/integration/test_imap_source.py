@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -395,6 +396,36 @@ def test_r_c20_implicit_tls_verifies_the_server(imap: DovecotServer) -> None:
         source.close()
 
 
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_r_c20_tls_modes_verify_the_certificate_and_work_when_trusted(
+    dovecot_tls: DovecotServer, security: str
+) -> None:
+    """R-C20: STARTTLS and implicit TLS verify the server (default context refuses a self-signed
+    certificate); with the certificate trusted, fetching and IDLE work over the encrypted link."""
+    dovecot_tls.reset()
+    port = dovecot_tls.port if security == "starttls" else dovecot_tls.tls_port
+    untrusting = make_source(dovecot_tls, security=security, port=port, host="localhost")
+    try:
+        with pytest.raises(SourceError, match="CERTIFICATE_VERIFY_FAILED"):
+            list(untrusting.batches(Cursor()))
+    finally:
+        untrusting.close()
+
+    trusted = ssl.create_default_context(cafile=str(dovecot_tls.ca_file))
+    source = make_source(dovecot_tls, security=security, port=port, host="localhost", ssl_context=trusted)
+    try:
+        dovecot_tls.append(message(1))
+        assert len(all_messages(list(source.batches(Cursor())))) == 1
+        timer = threading.Timer(0.3, lambda: dovecot_tls.append(message(2)))
+        timer.start()
+        try:
+            assert source.wait_for_mail(timeout=10) is True
+        finally:
+            timer.join()
+    finally:
+        source.close()
+
+
 def test_bad_login_is_source_error_without_the_password(imap: DovecotServer) -> None:
     source = make_source(imap, password="wrong-secret-xyz")
     try:
@@ -454,6 +485,21 @@ def test_r_c19_case_42_idle_reissued_within_the_period(imap: DovecotServer, reco
         source.close()
     assert 4.5 < elapsed < 8
     assert recorder.count("idle") >= 3  # first IDLE plus at least two re-issues
+
+
+def test_connection_dropped_during_idle_raises_then_reconnects(imap: DovecotServer, source: ImapSource) -> None:
+    list(source.batches(Cursor()))
+    timer = threading.Timer(0.3, imap.kill_connections)
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(SourceError):
+            source.wait_for_mail(timeout=10)
+    finally:
+        timer.join()
+    assert time.monotonic() - started < 5  # noticed at once, not at the timeout
+    imap.append(message(8))
+    assert len(all_messages(list(source.batches(Cursor())))) == 1
 
 
 def test_interrupt_wakes_a_waiting_source_from_another_thread(

@@ -52,7 +52,7 @@ def _ingest_secret_message(tmp_path: Path, database_url: str, clock) -> None:
     with app.database.transaction() as store:
         [ticket] = store.tickets()
         assert store.ticket_subject(ticket) == SECRETS["subject"]
-        [message] = store.messages_of(ticket)
+        [message] = [m for m in store.messages_of(ticket) if m.direction == "in"]
         assert store.attachments_of(message)[0][2] == SECRETS["attachment"]
     app.close()
 

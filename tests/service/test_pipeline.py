@@ -95,7 +95,7 @@ def test_same_message_id_other_bytes_is_kept_as_possible_duplicate(app: App) -> 
     assert summary.tickets_opened == 1 and summary.duplicates == 1
     [ticket] = tickets(app)
     with app.database.transaction() as store:
-        messages = store.messages_of(ticket)
+        messages = [m for m in store.messages_of(ticket) if m.direction == "in"]
         assert [m.possible_duplicate for m in messages] == [False, True]
 
 
@@ -117,7 +117,7 @@ def test_reply_by_references_threads_onto_ticket_from_anyone(app: App) -> None:
     assert summary.appended == 1 and summary.tickets_opened == 0
     [ticket] = tickets(app)
     with app.database.transaction() as store:
-        assert len(store.messages_of(ticket)) == 2
+        assert len([m for m in store.messages_of(ticket) if m.direction == "in"]) == 2
         assert store.is_participant(ticket, "collega@example.nl")
 
 
@@ -178,7 +178,7 @@ def test_attachments_are_stored_and_readable(app: App) -> None:
     one_pass(app, source)
     [ticket] = tickets(app)
     with app.database.transaction() as store:
-        [message] = store.messages_of(ticket)
+        [message] = [m for m in store.messages_of(ticket) if m.direction == "in"]
         assert store.attachments_of(message) == [("factuur.pdf", "application/pdf", b"%PDF-1.4 data")]
 
 

@@ -30,5 +30,13 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: str) -> Settin
     return load_settings(None, test_env(tmp_path, database_url, overrides))
 
 
-def make_app(tmp_path: Path, database_url: str, clock: Any, classifier: Any = None, **overrides: str) -> App:
-    return build_app(make_settings(tmp_path, database_url, **overrides), clock=clock, classifier=classifier)
+def make_app(
+    tmp_path: Path,
+    database_url: str,
+    clock: Any,
+    classifier: Any = None,
+    mailer: Any = None,
+    **overrides: str,
+) -> App:
+    settings = make_settings(tmp_path, database_url, **overrides)
+    return build_app(settings, clock=clock, classifier=classifier, mailer=mailer)

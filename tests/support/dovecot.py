@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import grp
+import ipaddress
 import os
 import pwd
 import re
@@ -22,7 +23,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from imapclient import IMAPClient
@@ -50,13 +51,22 @@ class DovecotServer:
     ``self.root`` and disappears with :meth:`cleanup`.
     """
 
-    def __init__(self, *, user: str = "mailbot", password: str = "test-password-1") -> None:
+    def __init__(
+        self,
+        *,
+        user: str = "mailbot",
+        password: str = "test-password-1",
+        parent: str = "/tmp",
+        tls: bool = False,
+    ) -> None:
+        """``tls=True`` adds STARTTLS on ``port`` and implicit TLS on ``tls_port`` (self-signed)."""
         self.user = user
         self.password = password
         self.host = "127.0.0.1"
         self.port = 0
         # Short on purpose: Dovecot's unix sockets under base_dir must stay below ~100 bytes.
-        self.root = Path(tempfile.mkdtemp(prefix="mbd", dir="/tmp"))
+        # ``parent="/dev/shm"`` is ~40x faster to fill than a slow disk under /tmp (benchmarks).
+        self.root = Path(tempfile.mkdtemp(prefix="mbd", dir=parent))
         self.root.chmod(0o711)  # dovecot/dovenull/nobody must traverse it (mkdtemp makes 0700)
         self.base_dir = self.root / "run"
         self.state_dir = self.root / "state"
@@ -68,6 +78,10 @@ class DovecotServer:
         nobody = pwd.getpwnam("nobody")
         self._mail_uid = nobody.pw_uid
         self._mail_gid = grp.getgrnam("nogroup").gr_gid if _group_exists("nogroup") else nobody.pw_gid
+        self.tls = tls
+        self.tls_port = 0
+        self.ca_file = self.root / "cert.pem"  # self-signed: the trust anchor for TLS tests
+        self._process: subprocess.Popen[bytes] | None = None
         self._helper: IMAPClient | None = None
         self._delivered = 0
 
@@ -79,21 +93,20 @@ class DovecotServer:
             raise DovecotError(f"{DOVECOT_BINARY} not found (apt-get install -y dovecot-imapd)")
         if not self.port:
             self.port = _free_port()
+            if self.tls:
+                self.tls_port = _free_port()
+                self._write_certificate()
             self._write_config()
-        # The master daemonises and its children inherit our fds: give it a file, never a pipe
-        # (a pipe would stay open and block us until the server stops).
-        errors = self.root / "start.err"
-        with open(errors, "wb") as err:
-            returncode = subprocess.call(
-                [DOVECOT_BINARY, "-c", str(self.config_path)],
+        # Foreground (-F) so this process is its parent: it can be waited for (no zombie, no
+        # orphan) and an early exit is noticed. Output goes to a file, never a pipe nobody reads.
+        with open(self.root / "start.err", "ab") as err:
+            self._process = subprocess.Popen(
+                [DOVECOT_BINARY, "-F", "-c", str(self.config_path)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
-                timeout=timeout,
+                start_new_session=True,  # a Ctrl-C meant for pytest must not kill it mid-test
             )
-        if returncode != 0:
-            detail = errors.read_text().strip()
-            raise DovecotError(f"dovecot exited {returncode}: {detail} {self._log_tail()}")
         self._wait_ready(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -104,17 +117,21 @@ class DovecotServer:
         """
         self.kill_connections()
         pid = self._master_pid()
-        if pid is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not _alive(pid):
-                break
-            time.sleep(0.02)
-        else:
-            raise DovecotError(f"dovecot master {pid} did not stop within {timeout}s")
+        process, self._process = self._process, None
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        if process is not None:
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired as exc:
+                raise DovecotError(f"dovecot master {process.pid} did not stop within {timeout}s") from exc
+        elif pid is not None:
+            deadline = time.monotonic() + timeout
+            while _alive(pid):
+                if time.monotonic() > deadline:
+                    raise DovecotError(f"dovecot master {pid} did not stop within {timeout}s")
+                time.sleep(0.02)
         # The master removes its pid file on exit; a leftover one would fool the next ready check.
         with contextlib.suppress(FileNotFoundError):
             (self.base_dir / "master.pid").unlink()
@@ -320,9 +337,12 @@ log_path = {self.log_path}
 info_log_path = {self.log_path}
 protocols = imap
 listen = {self.host}
-ssl = no
+{self._ssl_config()}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# Tests log in with wrong passwords on purpose: no 2 s failure delay, and no anvil penalty that
+# would slow the next (good) login by seconds (disabled by the anvil-auth-penalty socket below).
+auth_failure_delay = 0
 mail_location = maildir:{self.maildir}
 mail_uid = {self._mail_uid}
 mail_gid = {self._mail_gid}
@@ -351,7 +371,13 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = {self.host}
+    port = {self.tls_port}
+  }}
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
   }}
 }}
 service stats {{
@@ -362,10 +388,58 @@ service stats {{
 """
         )
 
+    def _ssl_config(self) -> str:
+        if not self.tls:
+            return "ssl = no"
+        return f"ssl = yes\nssl_cert = <{self.ca_file}\nssl_key = <{self.root / 'key.pem'}"
+
+    def _write_certificate(self) -> None:
+        """A self-signed certificate for localhost/127.0.0.1, usable as its own trust anchor."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mailbot test dovecot")])
+        now = datetime.now(UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1))
+            .not_valid_after(now + timedelta(days=2))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(self.host))]
+                ),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        self.ca_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path = self.root / "key.pem"
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        key_path.chmod(0o600)
+
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         last_error = "no pid file"
         while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                errors = (self.root / "start.err").read_text(errors="replace").strip()
+                raise DovecotError(
+                    f"dovecot exited {self._process.returncode}: {errors[-1500:]} {self._log_tail()}"
+                )
             if self._master_pid() is not None:
                 try:
                     with socket.create_connection((self.host, self.port), timeout=1) as sock:

@@ -1,0 +1,28 @@
+"""``mailbot send --once``: drain the outbox now (``mailbot run`` does it every few seconds)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from mailbot.cli.common import build
+
+
+@click.command("send")
+@click.option("--once", is_flag=True, required=True, help="Send everything due, then exit.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def send(ctx: click.Context, once: bool, as_json: bool) -> None:
+    from mailbot.services.outbox import drain
+
+    app = build(ctx)
+    try:
+        report = drain(app.database, app.extras["mailer"], app.clock, app.extras["outbox_policy"])
+    finally:
+        app.close()
+    counts = {"sent": report.sent, "retried": report.retried, "failed": report.failed}
+    click.echo(json.dumps(counts) if as_json else ", ".join(f"{k}: {v}" for k, v in counts.items()))
+
+
+commands = [send]

@@ -1,0 +1,61 @@
+"""``mailbot templates``: check and preview the mail templates the company edits.
+
+Registered by the lead as a subcommand; ``command`` is the click group.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mailbot.adapters.templates import PURPOSES, TemplateRenderer, TemplateRenderError, sample_context
+
+_DIR_OPTION = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("templates"),
+    show_default=True,
+    help="Template directory.",
+)
+
+
+@click.group(name="templates")
+def command() -> None:
+    """Check or preview the mail templates."""
+
+
+@command.command("check")
+@_DIR_OPTION
+def check(directory: Path) -> None:
+    """Render every template with sample data; exit 1 and list the errors if any."""
+    if not directory.is_dir():
+        raise click.ClickException(f"template directory not found: {directory}")
+    errors = TemplateRenderer(directory).check()
+    if errors:
+        for error in errors:
+            click.echo(f"error: {error}", err=True)
+        click.echo(f"{len(errors)} template error(s)", err=True)
+        raise SystemExit(1)
+    click.echo(f"all templates render ({len(PURPOSES)} purposes, nl and en)")
+
+
+@command.command("preview")
+@click.argument("purpose")
+@click.argument("language")
+@_DIR_OPTION
+@click.option("--html", "show_html", is_flag=True, help="Also print the HTML part.")
+def preview(purpose: str, language: str, directory: Path, show_html: bool) -> None:
+    """Print PURPOSE (e.g. ack_complaint) in LANGUAGE (nl, en, or another: Dutch + English)."""
+    try:
+        mail = TemplateRenderer(directory).render(purpose, language, sample_context(purpose))
+    except TemplateRenderError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Subject: {mail.subject}")
+    click.echo(f"Content-Language: {mail.language}")
+    click.echo("")
+    click.echo(mail.text, nl=False)
+    if show_html and mail.html is not None:
+        click.echo("\n---- HTML ----")
+        click.echo(mail.html)
