@@ -487,7 +487,9 @@ def test_r_c19_case_42_idle_reissued_within_the_period(imap: DovecotServer, reco
     assert recorder.count("idle") >= 3  # first IDLE plus at least two re-issues
 
 
-def test_connection_dropped_during_idle_raises_then_reconnects(imap: DovecotServer, source: ImapSource) -> None:
+def test_connection_dropped_during_idle_raises_then_reconnects(
+    imap: DovecotServer, source: ImapSource
+) -> None:
     list(source.batches(Cursor()))
     timer = threading.Timer(0.3, imap.kill_connections)
     started = time.monotonic()

@@ -175,12 +175,12 @@ def test_gives_up_after_the_retry_horizon(app: App, smtp_sink: SmtpSink, clock) 
 
 
 def test_two_senders_send_each_row_once(
-    tmp_path: Path, database_url: str, clock, smtp_sink: SmtpSink
+    tmp_path: Path, postgres_database: str, clock, smtp_sink: SmtpSink
 ) -> None:
-    """Several senders on PostgreSQL claim rows with FOR UPDATE SKIP LOCKED: 500 rows, each once."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("concurrent senders are a PostgreSQL deployment; SQLite runs one sender")
-    app = make_app(tmp_path, database_url, clock, classifier=keyword_classifier)
+    """Several senders on PostgreSQL claim rows with FOR UPDATE SKIP LOCKED: 500 rows, each once.
+    (SQLite, the embedded default, runs a single sender.)"""
+    truncate_all(postgres_database)
+    app = make_app(tmp_path, postgres_database, clock, classifier=keyword_classifier)
     now = clock()
     with app.database.transaction() as store:
         for i in range(500):
