@@ -243,8 +243,26 @@ class ImapSource:
 
         Uses IDLE when offered, re-issued every ``idle_reissue_seconds`` (R-C19); otherwise it just
         sleeps and answers True so the caller polls.
+
+        It never raises for the server's sake: waiting is not where outages should be handled. A
+        connection lost while waiting answers True ("look now": the next :meth:`batches` reconnects
+        and reports a real failure); a server that cannot be reached is waited out for ``timeout``.
         """
-        client = self._live_connection()  # its NOOP also makes the server sync the folder view
+        started = time.monotonic()
+        connected = False
+        try:
+            client = self._live_connection()
+            connected = True
+            return self._wait(client, timeout)
+        except SourceError as exc:
+            log.warning("imap wait interrupted by a connection problem", extra={"error": str(exc)})
+            if connected:
+                # At most one retry a second, should the server keep refusing IDLE at once.
+                return not self._sleep(max(0.0, min(1.0, timeout) - (time.monotonic() - started)))
+            return not self._sleep(max(0.0, timeout - (time.monotonic() - started)))
+
+    def _wait(self, client: IMAPClient, timeout: float) -> bool:
+        # _live_connection's NOOP made the server sync this session's view of the folder.
         with self._guard("capability"):
             has_idle = client.has_capability("IDLE")
         if not has_idle:

@@ -77,6 +77,8 @@ class _InboxHandler:
             f"X-Mailbot-Received-At: {now.isoformat().replace('+00:00', 'Z')}\r\n",
         ]
         sender = envelope.mail_from or ""
+        if sender == "<>":  # aiosmtpd keeps the null reverse-path as written
+            sender = ""
         if not _UNSAFE_PATH.search(sender):
             lines.insert(0, f"Return-Path: <{sender}>\r\n")
         return "".join(lines).encode("utf-8")

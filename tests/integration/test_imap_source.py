@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 import time
@@ -487,7 +488,7 @@ def test_r_c19_case_42_idle_reissued_within_the_period(imap: DovecotServer, reco
     assert recorder.count("idle") >= 3  # first IDLE plus at least two re-issues
 
 
-def test_connection_dropped_during_idle_raises_then_reconnects(
+def test_connection_dropped_during_idle_wakes_the_caller_and_next_pass_reconnects(
     imap: DovecotServer, source: ImapSource
 ) -> None:
     list(source.batches(Cursor()))
@@ -495,13 +496,28 @@ def test_connection_dropped_during_idle_raises_then_reconnects(
     started = time.monotonic()
     timer.start()
     try:
-        with pytest.raises(SourceError):
-            source.wait_for_mail(timeout=10)
+        assert source.wait_for_mail(timeout=10) is True  # "look now", not an exception in the loop
     finally:
         timer.join()
     assert time.monotonic() - started < 5  # noticed at once, not at the timeout
     imap.append(message(8))
     assert len(all_messages(list(source.batches(Cursor())))) == 1
+
+
+def test_unreachable_server_waits_out_the_timeout_without_raising(imap: DovecotServer) -> None:
+    """A service loop of batches() + wait_for_mail() must not spin while the server is down."""
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        dead_port = placeholder.getsockname()[1]  # bound, never listening: connection refused
+        source = make_source(imap, port=dead_port)
+        try:
+            with pytest.raises(SourceError, match="connect"):
+                list(source.batches(Cursor()))
+            started = time.monotonic()
+            assert source.wait_for_mail(timeout=0.6) is True
+            assert 0.5 < time.monotonic() - started < 3
+        finally:
+            source.close()
 
 
 def test_interrupt_wakes_a_waiting_source_from_another_thread(

@@ -84,7 +84,9 @@ def test_4xx_is_temporary(smtp_sink: SmtpSink) -> None:
 def test_5xx_is_permanent_with_the_servers_answer(smtp_sink: SmtpSink) -> None:
     smtp_sink.fail_with(554, "5.7.1 Message rejected as spam")
     with pytest.raises(PermanentDeliveryError) as info:
-        SmtpMailer("127.0.0.1", smtp_sink.port, "plain", timeout=5).send(SENDER, [CUSTOMER], acknowledgement())
+        SmtpMailer("127.0.0.1", smtp_sink.port, "plain", timeout=5).send(
+            SENDER, [CUSTOMER], acknowledgement()
+        )
     assert "554 5.7.1 Message rejected as spam" in info.value.detail
     assert smtp_sink.messages == []
 
@@ -92,7 +94,9 @@ def test_5xx_is_permanent_with_the_servers_answer(smtp_sink: SmtpSink) -> None:
 def test_refused_recipient_is_permanent_and_address_is_masked(smtp_sink: SmtpSink) -> None:
     smtp_sink.fail_with(550, f"5.1.1 <{CUSTOMER}>: Recipient address rejected", stage="rcpt")
     with pytest.raises(PermanentDeliveryError) as info:
-        SmtpMailer("127.0.0.1", smtp_sink.port, "plain", timeout=5).send(SENDER, [CUSTOMER], acknowledgement())
+        SmtpMailer("127.0.0.1", smtp_sink.port, "plain", timeout=5).send(
+            SENDER, [CUSTOMER], acknowledgement()
+        )
     assert "550 5.1.1" in info.value.detail
     assert CUSTOMER not in info.value.detail  # details go to logs and the digest: no personal data
 
@@ -100,13 +104,17 @@ def test_refused_recipient_is_permanent_and_address_is_masked(smtp_sink: SmtpSin
 def test_greylisted_recipient_is_temporary(smtp_sink: SmtpSink) -> None:
     smtp_sink.fail_with(450, "4.2.0 Greylisted, come back later", stage="rcpt")
     with pytest.raises(TemporaryDeliveryError):
-        SmtpMailer("127.0.0.1", smtp_sink.port, "plain", timeout=5).send(SENDER, [CUSTOMER], acknowledgement())
+        SmtpMailer("127.0.0.1", smtp_sink.port, "plain", timeout=5).send(
+            SENDER, [CUSTOMER], acknowledgement()
+        )
 
 
 def test_sender_refused_5xx_is_permanent(smtp_sink: SmtpSink) -> None:
     smtp_sink.fail_with(553, "5.7.1 Sender not allowed", stage="mail")
     with pytest.raises(PermanentDeliveryError):
-        SmtpMailer("127.0.0.1", smtp_sink.port, "plain", timeout=5).send(SENDER, [CUSTOMER], acknowledgement())
+        SmtpMailer("127.0.0.1", smtp_sink.port, "plain", timeout=5).send(
+            SENDER, [CUSTOMER], acknowledgement()
+        )
 
 
 def test_sink_down_is_temporary_then_delivers_once_when_back(smtp_sink: SmtpSink) -> None:
@@ -152,7 +160,9 @@ def tls_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, 
         .serial_number(x509.random_serial_number())
         .not_valid_before(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
         .not_valid_after(dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
         .sign(key, hashes.SHA256())
     )
@@ -186,7 +196,9 @@ def test_starttls_with_auth(starttls_sink: SmtpSink, tls_pair: tuple[ssl.SSLCont
     assert "authenticated" in mailer.check_connection()
 
 
-def test_wrong_password_is_permanent(starttls_sink: SmtpSink, tls_pair: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
+def test_wrong_password_is_permanent(
+    starttls_sink: SmtpSink, tls_pair: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
     mailer = SmtpMailer(
         "127.0.0.1", starttls_sink.port, "starttls", "mailbot", "wrong", timeout=5, ssl_context=tls_pair[1]
     )
@@ -206,7 +218,9 @@ def test_untrusted_certificate_is_refused(starttls_sink: SmtpSink) -> None:
 def test_starttls_is_enforced_when_server_does_not_offer_it(smtp_sink: SmtpSink) -> None:
     """A server (or an attacker) without STARTTLS does not get our mail in plaintext (R-C20)."""
     with pytest.raises(TemporaryDeliveryError, match="STARTTLS"):
-        SmtpMailer("127.0.0.1", smtp_sink.port, "starttls", timeout=5).send(SENDER, [CUSTOMER], acknowledgement())
+        SmtpMailer("127.0.0.1", smtp_sink.port, "starttls", timeout=5).send(
+            SENDER, [CUSTOMER], acknowledgement()
+        )
     assert smtp_sink.messages == []
 
 
@@ -246,7 +260,9 @@ def test_maildir_mailer_refuses_hostile_envelope(tmp_path: Path) -> None:
 @pytest.fixture
 def listener(tmp_path: Path) -> Iterator[EmbeddedListener]:
     arrival = dt.datetime(2026, 3, 31, 21, 59, 30, tzinfo=dt.UTC)
-    with EmbeddedListener("127.0.0.1", 0, tmp_path / "inbox", max_size=64 * 1024, clock=lambda: arrival) as lst:
+    with EmbeddedListener(
+        "127.0.0.1", 0, tmp_path / "inbox", max_size=64 * 1024, clock=lambda: arrival
+    ) as lst:
         yield lst
 
 
@@ -276,8 +292,15 @@ def test_listener_keeps_null_sender_for_loop_guard_R_C2(listener: EmbeddedListen
 
 
 def test_listener_refuses_oversize_with_552(listener: EmbeddedListener) -> None:
-    big = acknowledgement() + b"x" * 70 * 1024 + b"\r\n"
+    big = acknowledgement() + (b"x" * 70 + b"\r\n") * 1024
     with smtplib.SMTP("127.0.0.1", listener.port, timeout=5) as client:
+        # smtplib announces SIZE, so the refusal comes at MAIL FROM; without SIZE it comes after DATA
+        with pytest.raises((smtplib.SMTPSenderRefused, smtplib.SMTPDataError)) as info:
+            client.sendmail("klant@example.nl", ["info@ordevos.nl"], big)
+        assert info.value.smtp_code == 552
+    with smtplib.SMTP("127.0.0.1", listener.port, timeout=5) as client:
+        client.ehlo()
+        client.esmtp_features.pop("size", None)
         with pytest.raises(smtplib.SMTPDataError) as info:
             client.sendmail("klant@example.nl", ["info@ordevos.nl"], big)
         assert info.value.smtp_code == 552
@@ -302,19 +325,16 @@ def test_listener_refuses_bare_lf(listener: EmbeddedListener) -> None:
 
 
 def test_listener_answers_451_when_it_cannot_store(tmp_path: Path) -> None:
+    """Storage failing → 451: the sending server keeps the message and retries (nothing lost)."""
     inbox = tmp_path / "inbox"
     with EmbeddedListener("127.0.0.1", 0, inbox) as lst:
-        (inbox / "tmp").chmod(0o500)
-        try:
-            with smtplib.SMTP("127.0.0.1", lst.port, timeout=5) as client:
-                with pytest.raises(smtplib.SMTPDataError) as info:
-                    client.sendmail("klant@example.nl", ["info@ordevos.nl"], acknowledgement())
-            if info.value.smtp_code != 451:  # running as root: permissions do not bind
-                pytest.skip("cannot make the Maildir unwritable as this user")
-        except smtplib.SMTPException:
-            raise
-        finally:
-            (inbox / "tmp").chmod(0o700)
+        (inbox / "tmp").rmdir()
+        (inbox / "tmp").write_bytes(b"")  # tmp/ is now a file: every delivery fails, even as root
+        with smtplib.SMTP("127.0.0.1", lst.port, timeout=5) as client:
+            with pytest.raises(smtplib.SMTPDataError) as info:
+                client.sendmail("klant@example.nl", ["info@ordevos.nl"], acknowledgement())
+        assert info.value.smtp_code == 451
+    assert list((inbox / "new").iterdir()) == []
 
 
 def test_mailer_to_listener_roundtrip(listener: EmbeddedListener) -> None:

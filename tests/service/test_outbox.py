@@ -21,6 +21,7 @@ from mailbot.mail.compose import OutgoingMail, make_message_id
 from mailbot.services.outbox import drain, enqueue
 from mailbot.services.pipeline import run_pass
 from tests.support.app import make_app
+from tests.support.db import truncate_all
 from tests.support.fakes import MemorySource, keyword_classifier
 from tests.support.mail import make_mail
 from tests.support.smtp_sink import SmtpSink

@@ -83,7 +83,7 @@ class _Handler:
                 rcpt_tos=tuple(envelope.rcpt_tos),
                 data=bytes(envelope.original_content or b""),
                 authenticated_as=login,
-                tls=session.ssl is not None,
+                tls=session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
             )
         )
         return "250 2.0.0 OK"
@@ -208,7 +208,7 @@ class SmtpSink:
             and isinstance(auth_data, LoginPassword)
             and (auth_data.login.decode(), auth_data.password.decode()) == self._credentials
         )
-        return AuthResult(success=ok, handled=False)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     def __enter__(self) -> SmtpSink:
         return self.start()
