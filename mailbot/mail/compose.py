@@ -35,6 +35,7 @@ from email.parser import BytesParser
 __all__ = [
     "AUTO_GENERATED",
     "AUTO_REPLIED",
+    "MAX_REFERENCES",
     "HeaderValueError",
     "OutgoingMail",
     "build_message",

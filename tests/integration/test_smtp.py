@@ -330,9 +330,11 @@ def test_listener_answers_451_when_it_cannot_store(tmp_path: Path) -> None:
     with EmbeddedListener("127.0.0.1", 0, inbox) as lst:
         (inbox / "tmp").rmdir()
         (inbox / "tmp").write_bytes(b"")  # tmp/ is now a file: every delivery fails, even as root
-        with smtplib.SMTP("127.0.0.1", lst.port, timeout=5) as client:
-            with pytest.raises(smtplib.SMTPDataError) as info:
-                client.sendmail("klant@example.nl", ["info@ordevos.nl"], acknowledgement())
+        with (
+            smtplib.SMTP("127.0.0.1", lst.port, timeout=5) as client,
+            pytest.raises(smtplib.SMTPDataError) as info,
+        ):
+            client.sendmail("klant@example.nl", ["info@ordevos.nl"], acknowledgement())
         assert info.value.smtp_code == 451
     assert list((inbox / "new").iterdir()) == []
 

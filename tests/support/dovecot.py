@@ -58,8 +58,14 @@ class DovecotServer:
         password: str = "test-password-1",
         parent: str = "/tmp",
         tls: bool = False,
+        timezone: str = "Europe/Amsterdam",
     ) -> None:
-        """``tls=True`` adds STARTTLS on ``port`` and implicit TLS on ``tls_port`` (self-signed)."""
+        """``tls=True`` adds STARTTLS on ``port`` and implicit TLS on ``tls_port`` (self-signed).
+
+        ``timezone`` is the server's TZ: INTERNALDATE is reported with its offset, so a client that
+        ignored the offset (instead of converting to UTC) would be caught by the tests.
+        """
+        self.timezone = timezone
         self.user = user
         self.password = password
         self.host = "127.0.0.1"
@@ -106,6 +112,7 @@ class DovecotServer:
                 stdout=subprocess.DEVNULL,
                 stderr=err,
                 start_new_session=True,  # a Ctrl-C meant for pytest must not kill it mid-test
+                env={**os.environ, "TZ": self.timezone},
             )
         self._wait_ready(timeout)
 
