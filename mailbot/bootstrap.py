@@ -205,6 +205,7 @@ def build_app(
     )
     app = App(settings=settings, engine=engine, database=database, clock=clock, org=org, processor=processor)
     _wire_outbox(app, mailer or mailer_of(settings))
+    _wire_deadlines(app)
     return app
 
 
@@ -222,3 +223,77 @@ def _wire_outbox(app: App, mailer: Any) -> None:
 
     app.extras.update(renderer=renderer, outbox_policy=policy, mailer=mailer, drain_outbox=drain_outbox)
     app.extras.setdefault("jobs", {})["send"] = (drain_outbox, {"trigger": "interval", "seconds": 10})
+
+
+def _wire_deadlines(app: App) -> None:
+    """Issue 5: the deadline sweep (every minute) and the daily digest, each behind a DB lease so
+    that of several ``mailbot run`` sharing a database only one runs them; the unique step keys
+    and the digest's per-day dedupe key still hold if two ever overlap."""
+    from datetime import timedelta
+
+    from mailbot.services import deadlines, digest, leases
+    from mailbot.services.outbox import drain
+
+    s = app.settings
+    calendar = WorkCalendar(extra_holidays=frozenset(s.deadlines.extra_holidays), zone=app.org.timezone)
+    deadline_policy = DeadlinePolicy(
+        first_response_hours=s.deadlines.first_response_hours,
+        hours_mode=s.deadlines.hours_mode.value,
+        day_start=s.deadlines.business_day_start,
+        day_end=s.deadlines.business_day_end,
+        internal_target_working_days=s.deadlines.internal_target_working_days,
+        complaint_resolution_weeks=s.deadlines.complaint_resolution_weeks,
+    )
+    renderer, policy, mailer = app.extras["renderer"], app.extras["outbox_policy"], app.extras["mailer"]
+    notifier = deadlines.DeadlineNotifier(renderer, policy, s.staff.escalation_address)
+    holder = leases.new_holder()
+
+    def has_lease(name: str, ttl: timedelta) -> bool:
+        with app.database.transaction() as store:
+            return leases.acquire(store, name, holder, app.clock(), ttl)
+
+    def run_deadlines() -> deadlines.SweepReport:
+        return deadlines.sweep(app.database, app.clock(), notifier)
+
+    def run_digest(send_when_empty: bool = False, once_per_day: bool = False) -> str | None:
+        with app.database.transaction() as store:
+            row = digest.queue_digest(
+                store,
+                renderer,
+                policy,
+                app.clock(),
+                send_when_empty=send_when_empty,
+                once_per_day=once_per_day,
+            )
+            queued = row.id if row is not None else None
+        if queued is not None:
+            drain(app.database, mailer, app.clock, policy)
+        return queued
+
+    def deadlines_job() -> None:
+        if has_lease("deadlines", timedelta(minutes=5)):
+            run_deadlines()
+
+    def digest_job() -> None:
+        if has_lease("digest", timedelta(minutes=30)):
+            run_digest(once_per_day=True)
+
+    app.extras.update(
+        work_calendar=calendar,
+        deadline_policy=deadline_policy,
+        deadline_notifier=notifier,
+        run_deadlines=run_deadlines,
+        run_digest=run_digest,
+        lease_holder=holder,
+    )
+    jobs = app.extras.setdefault("jobs", {})
+    jobs["deadlines"] = (deadlines_job, {"trigger": "interval", "seconds": 60})
+    jobs["digest"] = (
+        digest_job,
+        {
+            "trigger": "cron",
+            "hour": s.staff.digest_time.hour,
+            "minute": s.staff.digest_time.minute,
+            "timezone": app.org.timezone,
+        },
+    )

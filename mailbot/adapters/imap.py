@@ -29,6 +29,9 @@ from imapclient import IMAPClient
 from mailbot.services.ports import Batch, Cursor, IncomingMessage
 
 log = logging.getLogger(__name__)
+# imapclient logs every command and response line at DEBUG (login name, headers, body lines):
+# cap it at INFO so running mailbot at DEBUG still never puts personal data in the logs.
+logging.getLogger("imapclient").setLevel(logging.INFO)
 
 SECURITY_MODES = ("tls", "starttls", "plain")
 AFTER_MODES = ("move", "flag")

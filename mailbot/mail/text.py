@@ -29,7 +29,8 @@ _ORIGINAL_MARKER = re.compile(
 # "Op 3 feb 2026 om 07:30 schreef X <x@y>:", "On Mon, ... wrote:", "Am ... schrieb ...:", "Le ... a écrit :"
 _ATTRIBUTION = re.compile(
     r"^\s*(?:op|on|am|le|el|il)\b.{3,300}?\b(?:schreef|wrote|schrieb|a\s+[ée]crit|escribi[óo]|ha\s+scritto|"
-    r"heeft\b.{0,80}\bgeschreven|het volgende geschreven)\s*:?\s*$",
+    r"heeft\b.{0,80}\bgeschreven|het volgende geschreven)(?:\s.{0,200})?:\s*$|"
+    r"^\s*(?:op|on|am|le)\b.{3,300}?\b(?:schreef|wrote|schrieb|a\s+[ée]crit)\s*$",
     re.IGNORECASE,
 )
 _HEADER_LINE = re.compile(
@@ -55,15 +56,22 @@ _CLOSING = re.compile(
     r"envoy[ée]\s+de\s+mon\s+.*|von\s+meinem\s+.*\s+gesendet)\s*[,.!]?\s*$",
     re.IGNORECASE,
 )
-# A paragraph that is a legal disclaimer or confidentiality footer, in any of our languages.
-_DISCLAIMER = re.compile(
-    r"(?:disclaimer|vertrouwelijk|confidential|vertraulich|confidentiel|"
-    r"(?:niet|not)\s+(?:de\s+|the\s+)?(?:beoogde|bedoelde|intended)\s+(?:ontvanger|geadresseerde|recipient)|"
-    r"uitsluitend\s+bestemd|intended\s+(?:solely|only|exclusively)\s+for|"
-    r"nicht\s+der\s+(?:richtige|beabsichtigte)\s+(?:adressat|empf[äa]nger)|destinataire|"
-    r"aan\s+dit\s+bericht\s+kunnen\s+geen\s+rechten|no\s+rights\s+can\s+be\s+derived|"
-    r"think\s+(?:of|about)\s+the\s+environment|denk\s+aan\s+het\s+milieu|"
-    r"kvk[- ]?(?:nummer|nr)|chamber\s+of\s+commerce|ingeschreven\s+in\s+het\s+handelsregister)",
+# A paragraph that is a legal disclaimer or confidentiality footer, in any of our languages: either
+# an unmistakable disclaimer phrase, or "confidential" together with "if you got this by mistake,
+# delete it". A complaint *about* confidentiality has the first word but not the second.
+_DISCLAIMER_STRONG = re.compile(
+    r"(?:\bdisclaimer\b|"
+    r"(?:niet|not)\s+(?:de\s+|the\s+|an\s+)?(?:beoogde|bedoelde|juiste|intended)\s+(?:ontvanger|geadresseerde|recipient|addressee)|"
+    r"uitsluitend\s+(?:bestemd|bedoeld)|intended\s+(?:solely|only|exclusively)\s+for|"
+    r"nicht\s+der\s+(?:richtige|beabsichtigte)\s+(?:adressat|empf[äa]nger)|destinataire\s+(?:exclusif|pr[ée]vu)|"
+    r"aan\s+dit\s+(?:bericht|e-?mail)\s+kunnen\s+geen\s+rechten|no\s+rights\s+(?:can|may)\s+be\s+derived|"
+    r"(?:think|consider)\s+(?:of|about)?\s*the\s+environment|denk\s+aan\s+het\s+milieu|"
+    r"ingeschreven\s+(?:in|bij)\s+(?:het\s+handelsregister|de\s+kamer\s+van\s+koophandel))",
+    re.IGNORECASE,
+)
+_DISCLAIMER_CONF = re.compile(r"vertrouwelijk|confidential|vertraulich|confidentiel", re.IGNORECASE)
+_DISCLAIMER_ACT = re.compile(
+    r"(?:per\s+abuis|abusievelijk|ten\s+onrechte|onbedoeld|in\s+error|by\s+mistake|irrt[üu]mlich|par\s+erreur)",
     re.IGNORECASE,
 )
 _BLANK_SPLIT = re.compile(r"\n[ \t]*\n")
@@ -110,11 +118,17 @@ def _is_attribution(lines: list[str], i: int) -> bool:
     return False
 
 
+def _is_disclaimer(paragraph: str) -> bool:
+    if _DISCLAIMER_STRONG.search(paragraph):
+        return True
+    return bool(_DISCLAIMER_CONF.search(paragraph) and _DISCLAIMER_ACT.search(paragraph))
+
+
 def _drop_disclaimers(text: str) -> str:
     if not text:
         return text
     paragraphs = _BLANK_SPLIT.split(text)
-    kept = [p for p in paragraphs if not _DISCLAIMER.search(p)]
+    kept = [p for p in paragraphs if not _is_disclaimer(p)]
     return "\n\n".join(p.strip("\n") for p in kept).strip()
 
 
@@ -138,9 +152,9 @@ def split_text(text: str, subject: str = "") -> MessageText:
             quoted.append(line)
             i += 1
             continue
-        if _FORWARD_MARKER.match(line) or (
+        if mode != "fwd_headers" and (_FORWARD_MARKER.match(line) or (
             forwarding and (_ORIGINAL_MARKER.match(line) or _is_outlook_header_block(lines, i))
-        ):
+        )):
             mode, target = "fwd_headers", fwd
             if _is_outlook_header_block(lines, i):
                 continue  # let the header skipper eat the Van:/Aan: lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 import threading
@@ -52,6 +53,10 @@ class Recorder:
         class CountingClient(IMAPClient):
             def _count(self, name: str) -> None:
                 calls.append(name)
+
+            def login(self, *a: Any, **k: Any) -> Any:
+                self._count("login")
+                return super().login(*a, **k)
 
             def select_folder(self, *a: Any, **k: Any) -> Any:
                 self._count("select")
@@ -427,6 +432,18 @@ def test_r_c20_tls_modes_verify_the_certificate_and_work_when_trusted(
         source.close()
 
 
+def test_no_personal_data_in_logs_even_at_debug(
+    imap: DovecotServer, source: ImapSource, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    imap.append(message(11))
+    fetched = all_messages(list(source.batches(Cursor())))
+    source.done(fetched)
+    assert caplog.records, "the adapter should log what it did (ids and counts)"
+    for secret in ("klant11@example.nl", "Vraag nummer 11", "bericht 11", imap.password):
+        assert secret not in caplog.text
+
+
 def test_bad_login_is_source_error_without_the_password(imap: DovecotServer) -> None:
     source = make_source(imap, password="wrong-secret-xyz")
     try:
@@ -521,7 +538,7 @@ def test_unreachable_server_waits_out_the_timeout_without_raising(imap: DovecotS
 
 
 def test_interrupt_wakes_a_waiting_source_from_another_thread(
-    imap: DovecotServer, source: ImapSource
+    imap: DovecotServer, source: ImapSource, recorder: Recorder
 ) -> None:
     timer = threading.Timer(0.3, source.interrupt)
     started = time.monotonic()
@@ -531,9 +548,10 @@ def test_interrupt_wakes_a_waiting_source_from_another_thread(
     finally:
         timer.join()
     assert time.monotonic() - started < 3
-    # The connection is still usable after leaving IDLE.
+    # The same session is still usable after leaving IDLE (no reconnect needed).
     imap.append(message(7))
     assert len(all_messages(list(source.batches(Cursor())))) == 1
+    assert recorder.count("login") == 1
 
 
 # -- volume ---------------------------------------------------------------------------------------

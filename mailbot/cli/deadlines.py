@@ -1,0 +1,115 @@
+"""``mailbot deadlines --once``, ``mailbot digest --dry-run|--send``, ``mailbot tickets extend``.
+
+For cron users and for staff at the terminal; ``mailbot run`` does the same on its schedule.
+Output names ticket references and counts only.
+"""
+
+from __future__ import annotations
+
+import json
+from zoneinfo import ZoneInfo
+
+import click
+
+from mailbot.cli.common import build
+from mailbot.cli.tickets import tickets
+
+
+@click.command("deadlines")
+@click.option("--once", is_flag=True, required=True, help="One sweep over every open ticket, then exit.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.pass_context
+def deadlines(ctx: click.Context, once: bool, as_json: bool) -> None:
+    """Queue due reminders and escalations (each step once), mark overdue tickets, send the mail."""
+    app = build(ctx)
+    try:
+        report = app.extras["run_deadlines"]()
+        sent = app.extras["drain_outbox"]()
+    finally:
+        app.close()
+    counts = {**report.as_dict(), "mail_sent": sent}
+    text = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items())
+    click.echo(json.dumps(counts) if as_json else text)
+
+
+@click.command("digest")
+@click.option("--dry-run", "dry_run", is_flag=True, help="Print the digest; send nothing.")
+@click.option("--send", "send_now", is_flag=True, help="Queue the digest to the staff list and send it now.")
+@click.option("--even-if-empty", is_flag=True, help="Send it also when there is nothing to report.")
+@click.pass_context
+def digest(ctx: click.Context, dry_run: bool, send_now: bool, even_if_empty: bool) -> None:
+    """The daily digest: overdue, due within 24 hours, new, GDPR terms, failed mail, quarantine."""
+    from mailbot.services import digest as digest_service
+
+    if dry_run == send_now:
+        raise click.UsageError("give exactly one of --dry-run or --send")
+    app = build(ctx)
+    try:
+        if send_now:
+            queued = app.extras["run_digest"](send_when_empty=even_if_empty)
+            click.echo("digest sent" if queued else "nothing to report: no digest sent")
+            return
+        with app.database.transaction() as store:
+            content = digest_service.build_digest(store, app.clock(), app.org)
+        rendered = digest_service.render_digest(app.extras["renderer"], app.org, content)
+    finally:
+        app.close()
+    zone = ZoneInfo(app.org.timezone)
+    click.echo(f"Subject: {rendered.subject}\n")
+    click.echo(rendered.text.rstrip())
+    # Sections the digest template does not show yet (issue 5), printed here for the terminal.
+    click.echo("\nOpened since the last digest:")
+    for row in content["opened"] or [{"ref": "-", "category": "none"}]:
+        click.echo(f"- {row['ref']}  {row['category']}")
+    click.echo("Open GDPR requests (legal end date / unpaused):")
+    for row in content["gdpr_open"]:
+        click.echo(f"- {row['ref']}  {row['category']}  {row['due']} / {row['unpaused_due']}")
+    if not content["gdpr_open"]:
+        click.echo("- none")
+    click.echo(f"Quarantined messages: {content['quarantined']}")
+    if digest_service.is_empty(content):
+        at = app.clock().astimezone(zone)
+        click.echo(f"\n(nothing to report at {at:%Y-%m-%d %H:%M}: --send would send nothing)")
+
+
+@tickets.command("extend")
+@click.argument("ref")
+@click.option("--months", type=click.IntRange(1, 2), required=True, help="1 or 2 further months (R-A5).")
+@click.option("--reason", required=True, help="Why; the requester is told this reason.")
+@click.option("--actor", default="staff", help="Who decided (recorded in the audit trail).")
+@click.pass_context
+def tickets_extend(ctx: click.Context, ref: str, months: int, reason: str, actor: str) -> None:
+    """Extend a GDPR request's legal term and send the requester the notice with the reason."""
+    from mailbot.services.extensions import ExtensionRefused, extend_ticket
+
+    app = build(ctx)
+    zone = ZoneInfo(app.org.timezone)
+    try:
+        with app.database.transaction() as store:
+            result = extend_ticket(
+                store,
+                ref,
+                months,
+                reason,
+                app.clock(),
+                renderer=app.extras["renderer"],
+                policy=app.extras["outbox_policy"],
+                calendar=app.extras["work_calendar"],
+                deadline_policy=app.extras["deadline_policy"],
+                actor=actor,
+            )
+        sent = app.extras["drain_outbox"]()
+    except (ExtensionRefused, LookupError) as exc:
+        app.close()
+        raise click.ClickException(f"extension refused: {exc}") from exc
+    app.close()
+    line = (
+        f"{result.ref}: legal deadline now {result.legal_due.astimezone(zone):%Y-%m-%d} "
+        f"(was {result.original_due.astimezone(zone):%Y-%m-%d}; +{result.total_extra_months} months in total)"
+    )
+    if result.legal_due_conservative is not None:
+        line += f"; conservative reading {result.legal_due_conservative.astimezone(zone):%Y-%m-%d}"
+    click.echo(f"{line}; notice queued, mail sent: {sent}")
+
+
+commands = [deadlines, digest]

@@ -1,0 +1,55 @@
+"""Which language a message is written in (nl, en, de, fr), for templates and per-language rules.
+
+A stopword count rather than a statistical model: mail to a Dutch coaching company is short,
+the four languages have distinctive function words, and counting them costs microseconds.
+Ties and silence fall back to the caller's default (the company's language).
+"""
+
+from __future__ import annotations
+
+import re
+
+_STOPWORDS: dict[str, frozenset[str]] = {
+    "nl": frozenset(
+        "de het een en van ik je jij u uw mijn mij jullie wij we zij ze niet is zijn was met voor op aan "
+        "dat die dit deze er maar ook nog al wel geen graag hebben heb heeft wil kan kunt kunnen "
+        "wordt worden naar om bij als dan tot uit over hoe wat wie waar want omdat hier daar "
+        "alstublieft bedankt groet groeten beste geachte hallo hoi goedemorgen goedemiddag".split()
+    ),
+    "en": frozenset(
+        "the a an and of to in is are was were be been i you your my me we our they it this that "
+        "not no with for on at by from have has had would could can will please thank thanks "
+        "dear hello hi regards what which who how about there here do does did am".split()
+    ),
+    "de": frozenset(
+        "der die das und ist ich sie ihr ihre ihnen mein meine mich mir wir nicht ein eine einen "
+        "mit für auf zu von den dem des bei auch noch bitte danke sehr geehrte damen herren "
+        "haben habe hat wird werden ist sind war gruß grüße freundlichen hallo über dass".split()
+    ),
+    "fr": frozenset(
+        "le la les un une et de des du je vous votre vos mon ma mes nous ne pas est sont avec "
+        "pour sur dans au aux que qui ce cette merci bonjour madame monsieur cordialement "
+        "avoir ai avez suis été très par en".split()
+    ),
+}
+_WORD = re.compile(r"[^\W\d_]+")
+LANGUAGES: tuple[str, ...] = tuple(_STOPWORDS)
+
+
+def language_scores(text: str) -> dict[str, int]:
+    """Stopword hits per language, for callers that want to see a mixed message."""
+    scores = dict.fromkeys(_STOPWORDS, 0)
+    for word in _WORD.findall(text.lower()):
+        for lang, words in _STOPWORDS.items():
+            if word in words:
+                scores[lang] += 1
+    return scores
+
+
+def detect_language(text: str, default: str = "nl") -> str:
+    """The language with the most stopword hits; ``default`` when there is no clear signal."""
+    scores = language_scores(text[:4000])
+    best = max(scores, key=lambda lang: (scores[lang], lang == default))
+    if scores[best] < 2:
+        return default
+    return best

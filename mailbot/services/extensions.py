@@ -1,0 +1,188 @@
+"""``mailbot tickets extend``: the GDPR extension by one or two further months (R-A5).
+
+The law allows it only with reasons, only while the first month runs, and at most two further
+months in total; ``mailbot.domain.deadlines.extend`` decides, this module records and notifies.
+One transaction: the Extension row (its reason sealed under the customer's key, because a reason
+may describe the person's request), the ticket's new legal due, the notice to the requester in the
+outbox and an audit event, or none of them.
+
+The notice carries ``Auto-Submitted: auto-generated``. A human decided, but mailbot writes and
+sends the letter from a template on that decision, not as a personal reply; marking it keeps the
+requester's autoresponders from answering it (RFC 3834), and it is still delivered like any mail.
+It threads onto our acknowledgement, whose Message-ID is ours and known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from mailbot.adapters.db.models import Extension as ExtensionRow
+from mailbot.adapters.db.models import Outbox
+from mailbot.adapters.db.models import Pause as PauseRow
+from mailbot.adapters.db.store import Store
+from mailbot.domain.calendar import WorkCalendar
+from mailbot.domain.deadlines import (
+    DeadlinePolicy,
+    Extension,
+    ExtensionRefused,
+    Pause,
+    compute_deadlines,
+    extend,
+)
+from mailbot.domain.model import GDPR_CATEGORIES, Category
+from mailbot.mail.compose import AUTO_GENERATED, OutgoingMail, make_message_id, subject_with_ref
+from mailbot.services.deadlines import CLOSED_STATUSES
+from mailbot.services.outbox import OutboxPolicy, Renderer, enqueue, ticket_context
+
+__all__ = ["ExtensionRefused", "ExtensionResult", "extend_ticket"]
+
+
+@dataclass(frozen=True)
+class ExtensionResult:
+    ref: str
+    months: int
+    total_extra_months: int
+    original_due: datetime  # the legal due before this extension
+    legal_due: datetime  # effective (paused) new legal due
+    legal_due_unpaused: datetime
+    legal_due_conservative: datetime | None  # R-A5: original end + extra months, where it differs
+    outbox_id: str
+
+
+def _reason_where(row: ExtensionRow, customer_id: str) -> tuple[str, str, str, str]:
+    return ("extensions", "reason", str(row.id), customer_id)
+
+
+def extension_reason(store: Store, row: ExtensionRow, customer_id: str) -> str:
+    return store.vault.open_text(store.session, row.reason_enc, _reason_where(row, customer_id)) or ""
+
+
+def extend_ticket(
+    store: Store,
+    ref: str,
+    months: int,
+    reason: str,
+    now: datetime,
+    *,
+    renderer: Renderer,
+    policy: OutboxPolicy,
+    calendar: WorkCalendar,
+    deadline_policy: DeadlinePolicy | None = None,
+    actor: str = "staff",
+) -> ExtensionResult:
+    """Extend ticket ``ref`` by ``months`` for ``reason`` and queue the notice; raises
+    ``ExtensionRefused`` (nothing changed) when the law or the ticket does not allow it."""
+    ticket = store.ticket_by_ref(ref)
+    if ticket is None:
+        raise LookupError(f"no ticket {ref}")
+    category = Category(ticket.category)
+    if category not in GDPR_CATEGORIES or ticket.legal_due is None:
+        raise ExtensionRefused("only GDPR requests have a legal term to extend")
+    if ticket.status in CLOSED_STATUSES or ticket.answered_at is not None:
+        raise ExtensionRefused("the request has already been answered")
+    customer = store.customer(ticket.customer_id)
+    if customer is None or customer.erased_at is not None:
+        raise ExtensionRefused("the requester can no longer be told (no customer on file)")
+    rows = list(
+        store.session.scalars(
+            select(ExtensionRow).where(ExtensionRow.ticket_id == ticket.id).order_by(ExtensionRow.id)
+        )
+    )
+    existing = [Extension(r.months, "recorded", r.decided_at) for r in rows]
+    extend(ticket.received_at, now, calendar, existing, months, reason)  # raises ExtensionRefused
+    address = store.customer_address(customer)
+    if not address:
+        raise ExtensionRefused("the requester can no longer be told (no address on file)")
+    pauses = [
+        Pause(p.started, p.ended)
+        for p in store.session.scalars(select(PauseRow).where(PauseRow.ticket_id == ticket.id))
+    ]
+    reason = reason.strip()
+    new = Extension(months, reason, now)
+    due = compute_deadlines(
+        category,
+        ticket.received_at,
+        deadline_policy,
+        calendar,
+        extensions=[*existing, new],
+        pauses=pauses,
+        now=now,
+    )
+    assert due.legal_due is not None and due.legal_due_unpaused is not None
+    original = ticket.legal_due
+
+    row = ExtensionRow(ticket_id=ticket.id, months=months, reason_enc=b"", decided_at=now)
+    store.session.add(row)
+    store.session.flush()  # the row id is part of the sealed reason's associated data
+    row.reason_enc = store.vault.seal(
+        store.session, customer.data_key_id, _reason_where(row, customer.id), reason
+    ) or b""
+    ticket.legal_due = due.legal_due
+    ticket.legal_due_unpaused = due.legal_due_unpaused
+    ticket.updated_at = now
+
+    zone = ZoneInfo(policy.org.timezone)
+    context = ticket_context(
+        ticket, store.customer_name(customer), store.ticket_subject(ticket), policy.org
+    )
+    context["extension"] = {
+        "reason": reason,
+        "original_due": original.astimezone(zone).date(),
+        "new_due": due.legal_due.astimezone(zone).date(),
+    }
+    rendered = renderer.render("extension_notice", ticket.language, context)
+    ack_id = store.session.scalar(
+        select(Outbox.message_id)
+        .where(Outbox.ticket_id == ticket.id, Outbox.purpose == "acknowledgement")
+        .limit(1)
+    )
+    mail = OutgoingMail(
+        from_address=policy.from_address,
+        from_name=policy.org.name,
+        to=(address,),
+        subject=subject_with_ref(ticket.ref, rendered.subject),
+        text=rendered.text,
+        html=rendered.html,
+        message_id=make_message_id(policy.org.domain),
+        date=now,
+        language=rendered.language,
+        auto_submitted=AUTO_GENERATED,
+        in_reply_to=ack_id,
+        references=(ack_id,) if ack_id else (),
+        ticket_ref=ticket.ref,
+    )
+    outbox = enqueue(
+        store,
+        mail=mail,
+        purpose="extension_notice",
+        now=now,
+        ticket=ticket,
+        customer=customer,
+        dedupe_key=f"extension:{ticket.id}:{len(rows) + 1}",
+    )
+    total = sum(e.months for e in existing) + months
+    store.audit(
+        "ticket.extended",
+        now,
+        ticket_id=ticket.id,
+        customer_id=customer.id,
+        actor=actor,
+        months=months,
+        total_extra_months=total,
+        legal_due=due.legal_due.isoformat(),
+        outbox_id=outbox.id,
+    )
+    return ExtensionResult(
+        ref=ticket.ref,
+        months=months,
+        total_extra_months=total,
+        original_due=original,
+        legal_due=due.legal_due,
+        legal_due_unpaused=due.legal_due_unpaused,
+        legal_due_conservative=due.legal_due_conservative,
+        outbox_id=outbox.id,
+    )
