@@ -62,7 +62,9 @@ def app(tmp_path: Path, database_url: str, clock, imap: DovecotServer) -> App:
 
 
 def test_new_messages_become_tickets_and_move_after_commit(app: App, imap: DovecotServer) -> None:
-    """R-A1: received_at is the INTERNALDATE, whatever the Date header says; R-C17/R-C18: moved after commit."""
+    """R-A1: received_at is the INTERNALDATE, whatever the Date header says.
+
+    R-C17/R-C18: moved to the processed folder only after the commit."""
     internal = datetime(2026, 3, 31, 21, 59, 30, tzinfo=UTC)  # 23:59:30 in Amsterdam (case 7)
     imap.append(make_mail(subject="Klacht", date=datetime(2026, 3, 30, 9, tzinfo=UTC)), internaldate=internal)
     imap.append(make_mail(sender="b@example.nl", subject="Vraag"), internaldate=internal)
