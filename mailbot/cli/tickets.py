@@ -172,3 +172,31 @@ def messages_list(ctx: click.Context, automated: bool, as_json: bool) -> None:
 
 
 commands = [tickets, messages]
+
+
+@tickets.command("reclassify")
+@click.argument("ref")
+@click.argument(
+    "category",
+    type=click.Choice(
+        ["complaint", "access", "rectification", "erasure", "restriction", "objection", "other"]
+    ),
+)
+@click.option("--actor", default="staff", help="Who decided (recorded in the audit events).")
+@click.pass_context
+def tickets_reclassify(ctx: click.Context, ref: str, category: str, actor: str) -> None:
+    """Correct a ticket's category; its deadlines follow the new category."""
+    from mailbot.domain.model import Category
+    from mailbot.services.tickets import reclassify
+
+    app = build(ctx)
+    try:
+        with app.database.transaction() as store:
+            previous, new = reclassify(
+                store, ref, Category(category), app.processor.deadlines, app.clock(), actor
+            )
+    except (LookupError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        app.close()
+    click.echo(f"{ref.upper()}: {previous} → {new}")

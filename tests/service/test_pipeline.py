@@ -216,3 +216,26 @@ def test_raw_rows_are_marked_processed(app: App) -> None:
         [raw] = store.session.scalars(select(RawMessage))
         assert raw.state == "processed" and raw.outcome == "ticket_opened"
         assert store.session.scalar(select(Message.raw_message_id)) == raw.id
+
+
+def test_staff_reclassify_moves_deadlines_and_is_audited(app: App) -> None:
+    """Issue 3: staff correct a category; the GDPR term appears (R-A2) and the audit trail says who."""
+    from mailbot.domain.model import Category
+    from mailbot.services.tickets import reclassify
+
+    source = MemorySource()
+    source.add(make_mail(subject="Vraag"), RECEIVED)
+    one_pass(app, source)
+    ref = tickets(app)[0].ref
+    with app.database.transaction() as store:
+        assert reclassify(store, ref, Category.ERASURE, app.processor.deadlines, app.clock(), "anna") == (
+            "other",
+            "erasure",
+        )
+    [ticket] = tickets(app)
+    assert ticket.category == "erasure" and ticket.legal_due is not None
+    with app.database.transaction() as store:
+        events = [(e.kind, e.actor, e.detail) for e in store.audit_events(ticket.id)]
+    assert ("ticket.reclassified", "anna", {"previous": "other", "category": "erasure"}) in events
+    with app.database.transaction() as store, pytest.raises(ValueError):
+        reclassify(store, ref, Category.REPLY, app.processor.deadlines, app.clock())
