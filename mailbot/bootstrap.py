@@ -69,10 +69,15 @@ def keyring_of(settings: Settings) -> Keyring:
     return Keyring(material)
 
 
-def deadline_calculator(settings: Settings) -> Callable[[Category, datetime], dict[str, datetime | None]]:
+def work_calendar_of(settings: Settings) -> WorkCalendar:
+    return WorkCalendar(
+        extra_holidays=frozenset(settings.deadlines.extra_holidays), zone=settings.organisation.timezone
+    )
+
+
+def deadline_policy_of(settings: Settings) -> DeadlinePolicy:
     d = settings.deadlines
-    calendar = WorkCalendar(extra_holidays=frozenset(d.extra_holidays), zone=settings.organisation.timezone)
-    policy = DeadlinePolicy(
+    return DeadlinePolicy(
         first_response_hours=d.first_response_hours,
         hours_mode=d.hours_mode.value,
         day_start=d.business_day_start,
@@ -80,6 +85,11 @@ def deadline_calculator(settings: Settings) -> Callable[[Category, datetime], di
         internal_target_working_days=d.internal_target_working_days,
         complaint_resolution_weeks=d.complaint_resolution_weeks,
     )
+
+
+def deadline_calculator(settings: Settings) -> Callable[[Category, datetime], dict[str, datetime | None]]:
+    calendar = work_calendar_of(settings)
+    policy = deadline_policy_of(settings)
 
     def calculate(category: Category, received_at: datetime) -> dict[str, datetime | None]:
         due = compute_deadlines(category, received_at, policy, calendar)
@@ -235,15 +245,8 @@ def _wire_deadlines(app: App) -> None:
     from mailbot.services.outbox import drain
 
     s = app.settings
-    calendar = WorkCalendar(extra_holidays=frozenset(s.deadlines.extra_holidays), zone=app.org.timezone)
-    deadline_policy = DeadlinePolicy(
-        first_response_hours=s.deadlines.first_response_hours,
-        hours_mode=s.deadlines.hours_mode.value,
-        day_start=s.deadlines.business_day_start,
-        day_end=s.deadlines.business_day_end,
-        internal_target_working_days=s.deadlines.internal_target_working_days,
-        complaint_resolution_weeks=s.deadlines.complaint_resolution_weeks,
-    )
+    calendar = work_calendar_of(s)
+    deadline_policy = deadline_policy_of(s)
     renderer, policy, mailer = app.extras["renderer"], app.extras["outbox_policy"], app.extras["mailer"]
     notifier = deadlines.DeadlineNotifier(renderer, policy, s.staff.escalation_address)
     holder = leases.new_holder()
