@@ -95,7 +95,7 @@ def build_digest(
     digest["gdpr_open"].sort(key=lambda r: r["due"])
     refs = {ticket_id: ref for ticket_id, ref in store.session.execute(select(Ticket.id, Ticket.ref))}
     for outbox in store.session.scalars(
-        select(Outbox).where(Outbox.status == "failed").order_by(Outbox.created_at)
+        select(Outbox).where(Outbox.status.in_(("failed", "bounced"))).order_by(Outbox.created_at)
     ):
         digest["failed"].append(
             {

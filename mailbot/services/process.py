@@ -30,6 +30,7 @@ from mailbot.adapters.db.models import Customer, Message, Ticket
 from mailbot.adapters.db.store import Database, Store, StoredRaw
 from mailbot.domain.model import Category, Classification, Organisation, TicketStatus
 from mailbot.domain.threading import find_ticket_refs
+from mailbot.mail.dsn import returned_message_ids
 from mailbot.mail.parse import ParsedMail, parse_message
 from mailbot.services.ports import Clock
 
@@ -152,6 +153,10 @@ def _handle(store: Store, processor: Processor, raw: StoredRaw, now: datetime) -
 
     if classification.category is Category.AUTOMATED or classification.automated:
         ticket = _linked_ticket(store, processor.org, parsed, sender, trust_subject_from_anyone=True)
+        bounced = _mark_bounced(store, raw, parsed, now)
+        if ticket is None and bounced:
+            ticket = store.ticket(bounced[0]) if bounced[0] else None
+        # Attached for the record only: no reopening, no deadline change, never answered.
         _record(store, ticket, customer, raw, parsed, classification, now, kind="automated", automated=True)
         if ticket is not None:
             store.audit("message.automated_attached", now, ticket_id=ticket.id, raw_id=raw.id)
@@ -202,6 +207,32 @@ def _handle(store: Store, processor: Processor, raw: StoredRaw, now: datetime) -
     for hook in processor.on_ticket_opened:
         hook(opened)
     return "ticket_opened"
+
+
+def _mark_bounced(store: Store, raw: StoredRaw, parsed: ParsedMail, now: datetime) -> list[str | None]:
+    """R-C6: a delivery report naming one of our messages marks that outbox row bounced.
+
+    Returns the ticket ids of the bounced rows. A bounced answer to the customer is an alert for
+    staff (the audit event, and the digest's failed-mail list): the promise was not kept.
+    """
+    if parsed.report_type == "disposition-notification":
+        return []  # a read receipt (MDN): delivered, not bounced
+    sender = (parsed.from_address or "").lower()
+    looks_like_bounce = (
+        parsed.content_type == "multipart/report"
+        or "x-failed-recipients" in parsed.headers
+        or sender.startswith(("mailer-daemon@", "postmaster@"))
+    )
+    if not looks_like_bounce:
+        return []
+    rows = store.outbox_by_message_ids(returned_message_ids(raw.raw))
+    for row in rows:
+        row.status = "bounced"
+        row.last_error = "bounced (delivery status notification received)"
+        store.audit(
+            "mail.bounced", now, ticket_id=row.ticket_id, outbox_id=row.id, purpose=row.purpose, raw_id=raw.id
+        )
+    return [row.ticket_id for row in rows]
 
 
 def _with_triage(c: Classification) -> Classification:

@@ -159,10 +159,8 @@ def test_permanent_failure_marks_row_failed_with_reason(app: App, smtp_sink: Smt
     assert report.failed == 1 and report.sent == 1
     with app.database.transaction() as store:
         failed = store.session.scalars(select(Outbox).where(Outbox.status == "failed")).all()
-        assert (
-            (len(failed) == 1
-            and "550" in (failed[0].last_error or ""))
-            or "mailbox unavailable" in (failed[0].last_error or "")
+        assert (len(failed) == 1 and "550" in (failed[0].last_error or "")) or "mailbox unavailable" in (
+            failed[0].last_error or ""
         )
 
 
@@ -223,3 +221,34 @@ def test_outbox_payload_is_encrypted(app: App) -> None:
         assert rows and all(
             b"Zeldzaamwoord" not in r.payload_enc and b"jan.jansen" not in r.envelope_enc for r in rows
         )
+
+
+def test_bounce_of_an_acknowledgement_marks_it_bounced_and_links_the_ticket(
+    app: App, smtp_sink: SmtpSink
+) -> None:
+    """R-C6 / case 27: a DSN is no customer ticket; it is linked to our outgoing mail, marked bounced."""
+    from email.message import EmailMessage
+
+    ingest(app, make_mail(subject="Vraag"))
+    send(app)
+    with app.database.transaction() as store:
+        [ticket] = store.tickets()
+        ack_id = store.session.scalar(select(Outbox.message_id).where(Outbox.purpose == "acknowledgement"))
+    report = EmailMessage()
+    report["From"] = "Mail Delivery System <MAILER-DAEMON@mx.example.nl>"
+    report["To"] = "info@ordevos.nl"
+    report["Subject"] = "Undelivered Mail Returned to Sender"
+    report["Auto-Submitted"] = "auto-replied"
+    report["Message-ID"] = "<dsn-1@mx.example.nl>"
+    report.set_content("This is the mail system. Your message could not be delivered.")
+    report.add_attachment(
+        f"Message-ID: {ack_id}\r\nSubject: ack\r\n".encode(), maintype="text", subtype="rfc822-headers"
+    )
+    ingest(app, report.as_bytes())
+    with app.database.transaction() as store:
+        row = store.session.scalar(select(Outbox).where(Outbox.message_id == ack_id))
+        assert row.status == "bounced"
+        assert len(store.tickets()) == 1  # no ticket for the bounce
+        attached = [m for m in store.messages_of(ticket) if m.automated]
+        assert len(attached) == 1
+        assert "mail.bounced" in [e.kind for e in store.audit_events(ticket.id)]

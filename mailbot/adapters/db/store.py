@@ -336,6 +336,11 @@ class Store:
             )
         return self.session.get(Ticket, ticket_id) if ticket_id else None
 
+    def outbox_by_message_ids(self, message_ids: Sequence[str]) -> list[Outbox]:
+        if not message_ids:
+            return []
+        return list(self.session.scalars(select(Outbox).where(Outbox.message_id.in_(list(message_ids)))))
+
     def earlier_inbound_with_message_id(self, message_id: str, exclude_raw_id: str) -> Message | None:
         index = self.message_id_index(message_id)
         return self.session.scalar(
