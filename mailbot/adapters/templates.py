@@ -394,6 +394,24 @@ def sample_context(purpose: str) -> dict[str, Any]:
                 }
             ],
             "failed": [{"ref": "ORD-2026-00039", "reason": "550 5.1.1 mailbox unavailable"}],
+            "opened": [
+                {
+                    "ref": "ORD-2026-00044",
+                    "category": "complaint",
+                    "kind": "first_response",
+                    "due": received + timedelta(hours=48),
+                }
+            ],
+            "gdpr_open": [
+                {
+                    "ref": "ORD-2026-00042",
+                    "category": "access",
+                    "kind": "legal",
+                    "due": date(2026, 4, 7),
+                    "unpaused_due": date(2026, 4, 7),
+                }
+            ],
+            "quarantined": 1,
         }
     if purpose == "extension_notice":
         context["extension"] = {

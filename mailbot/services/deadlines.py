@@ -162,8 +162,10 @@ def sweep_ticket(
             report.conflicts += 1
             continue
         step = due_step.step
-        # No customer name or subject: staff read those with `mailbot tickets show REF`.
-        context = ticket_context(ticket, "", "", notifier.policy.org)
+        customer = store.customer(ticket.customer_id)
+        # Staff-only mail names who is waiting (R-A18 facts, never the correspondence itself).
+        who = (store.customer_name(customer) or store.customer_address(customer)) if customer else ""
+        context = ticket_context(ticket, who, "", notifier.policy.org)
         context["deadline"] = _deadline_context(due_step, now, zone)
         row = staff_mail(
             store,

@@ -227,7 +227,7 @@ def acknowledgement_hook(renderer: Renderer, policy: OutboxPolicy) -> Callable[[
                 renderer,
                 policy,
                 "staff_new_ticket",
-                context,
+                {**context, "customer": {"name": ""}, "message": {"subject": ""}},  # the ref, not the person
                 now,
                 ticket=ticket,
                 dedupe_key=f"staff_new_ticket:{ticket.id}",

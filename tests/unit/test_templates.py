@@ -210,3 +210,12 @@ def test_cli_check_and_preview(scratch: Path) -> None:
     assert "nl/ack_other.txt" in bad.output
     missing = runner.invoke(command, ["preview", "nope", "nl", "--dir", str(scratch)])
     assert missing.exit_code != 0
+
+
+def test_reminder_names_the_customer_for_staff(renderer: TemplateRenderer) -> None:
+    """Issue 5: reminders and escalations name the customer (name or address), not the correspondence."""
+    ctx = sample_context("reminder")
+    ctx["customer"] = {"name": "Henk Klantnaam"}
+    for purpose in ("reminder", "escalation"):
+        mail = renderer.render(purpose, "nl", {**ctx, "deadline": sample_context(purpose)["deadline"]})
+        assert "Henk Klantnaam" in mail.text
