@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from mailbot.cli.common import build, load, settings_of
+from mailbot.cli.common import build, load, opened_app, settings_of
 
 
 @click.group()
@@ -179,8 +179,7 @@ def quarantine() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def quarantine_list(ctx: click.Context, as_json: bool) -> None:
-    app = build(ctx)
-    with app.database.transaction() as store:
+    with opened_app(ctx) as app, app.database.transaction() as store:
         rows = [
             {
                 "id": q.id,
@@ -192,7 +191,6 @@ def quarantine_list(ctx: click.Context, as_json: bool) -> None:
             }
             for q, r in store.quarantined()
         ]
-    app.close()
     if as_json:
         click.echo(json.dumps(rows))
         return
@@ -212,16 +210,14 @@ def quarantine_retry(ctx: click.Context, quarantine_id: int) -> None:
     """Re-run one quarantined message (after a fix to the rules or the code)."""
     from mailbot.services.process import process_one
 
-    app = build(ctx)
-    with app.database.transaction() as store:
-        raw_id = store.release_quarantine(quarantine_id, app.clock())
-    if raw_id is None:
-        app.close()
-        raise click.ClickException(f"no quarantined message with id {quarantine_id}")
-    outcome = process_one(app.database, app.processor, app.clock, raw_id)
-    while outcome == "retry":
+    with opened_app(ctx) as app:
+        with app.database.transaction() as store:
+            raw_id = store.release_quarantine(quarantine_id, app.clock())
+        if raw_id is None:
+            raise click.ClickException(f"no quarantined message with id {quarantine_id}")
         outcome = process_one(app.database, app.processor, app.clock, raw_id)
-    app.close()
+        while outcome == "retry":
+            outcome = process_one(app.database, app.processor, app.clock, raw_id)
     click.echo(f"message {quarantine_id}: {outcome}")
     if outcome == "quarantined":
         sys.exit(1)

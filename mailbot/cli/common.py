@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,3 +46,13 @@ def build(ctx: click.Context, settings: Settings | None = None) -> App:
     except ValueError as exc:  # key file problems and the like: say so plainly
         click.echo(f"mailbot: {exc}", err=True)
         sys.exit(2)
+
+
+@contextmanager
+def opened_app(ctx: click.Context) -> Iterator[App]:
+    """The wired app for one command, closed however the command ends."""
+    app = build(ctx)
+    try:
+        yield app
+    finally:
+        app.close()

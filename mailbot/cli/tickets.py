@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from mailbot.cli.common import build
+from mailbot.cli.common import opened_app
 
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> str | None:
@@ -46,11 +46,9 @@ def tickets() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def tickets_list(ctx: click.Context, status: str | None, as_json: bool) -> None:
-    app = build(ctx)
-    zone = ZoneInfo(app.org.timezone)
-    with app.database.transaction() as store:
+    with opened_app(ctx) as app, app.database.transaction() as store:
+        zone = ZoneInfo(app.org.timezone)
         rows = [ticket_summary(store, t, zone) for t in store.tickets(status=status)]
-    app.close()
     if as_json:
         click.echo(json.dumps(rows))
         return
@@ -68,12 +66,10 @@ def tickets_list(ctx: click.Context, status: str | None, as_json: bool) -> None:
 @click.pass_context
 def tickets_show(ctx: click.Context, ref: str, as_json: bool) -> None:
     """The ticket with its decrypted thread (for staff eyes only)."""
-    app = build(ctx)
-    zone = ZoneInfo(app.org.timezone)
-    with app.database.transaction() as store:
+    with opened_app(ctx) as app, app.database.transaction() as store:
+        zone = ZoneInfo(app.org.timezone)
         ticket = store.ticket_by_ref(ref)
         if ticket is None:
-            app.close()
             raise click.ClickException(f"no ticket {ref}")
         customer = store.customer(ticket.customer_id)
         data = ticket_summary(store, ticket, zone)
@@ -104,7 +100,6 @@ def tickets_show(ctx: click.Context, ref: str, as_json: bool) -> None:
             {"at": _local(e.at, zone), "kind": e.kind, "actor": e.actor}
             for e in store.audit_events(ticket.id)
         ]
-    app.close()
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
         return
@@ -145,9 +140,8 @@ def messages() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def messages_list(ctx: click.Context, automated: bool, as_json: bool) -> None:
-    app = build(ctx)
-    zone = ZoneInfo(app.org.timezone)
-    with app.database.transaction() as store:
+    with opened_app(ctx) as app, app.database.transaction() as store:
+        zone = ZoneInfo(app.org.timezone)
         rows = []
         for m in store.automated_messages():
             ticket = store.ticket(m.ticket_id) if m.ticket_id else None
@@ -161,7 +155,6 @@ def messages_list(ctx: click.Context, automated: bool, as_json: bool) -> None:
                     "subject": store.open_message(m, "subject"),
                 }
             )
-    app.close()
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
@@ -189,14 +182,11 @@ def tickets_reclassify(ctx: click.Context, ref: str, category: str, actor: str) 
     from mailbot.domain.model import Category
     from mailbot.services.tickets import reclassify
 
-    app = build(ctx)
     try:
-        with app.database.transaction() as store:
+        with opened_app(ctx) as app, app.database.transaction() as store:
             previous, new = reclassify(
                 store, ref, Category(category), app.processor.deadlines, app.clock(), actor
             )
     except (LookupError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    finally:
-        app.close()
     click.echo(f"{ref.upper()}: {previous} → {new}")

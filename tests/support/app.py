@@ -13,7 +13,7 @@ from mailbot.config import Settings, load_settings
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_env(tmp_path: Path, database_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def mailbot_env(tmp_path: Path, database_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {
         "MAILBOT_STORAGE__DIR": str(tmp_path / "storage"),
         "MAILBOT_STORAGE__DATABASE_URL": database_url,
@@ -27,7 +27,7 @@ def test_env(tmp_path: Path, database_url: str, extra: Mapping[str, str] | None 
 
 
 def make_settings(tmp_path: Path, database_url: str, **overrides: str) -> Settings:
-    return load_settings(None, test_env(tmp_path, database_url, overrides))
+    return load_settings(None, mailbot_env(tmp_path, database_url, overrides))
 
 
 def make_app(

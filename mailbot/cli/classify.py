@@ -1,0 +1,145 @@
+"""``mailbot classify``: stateless classification of .eml files, and an accuracy report.
+
+No database, no config: the rules directory (default ``rules/`` in the working directory) and the
+organisation defaults are all it needs, so the company can try a rules change on a folder of mail
+before deploying it. Output names files and categories only, never addresses or subjects.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from mailbot.adapters.rules_loader import RulesError, load_ruleset
+from mailbot.domain.model import DUTCH_LABELS, Category, Classification, Organisation
+from mailbot.domain.rules import RuleSet, classify, classify_unparseable
+from mailbot.mail.parse import UnparseableMail, parse_message
+
+#: Categories that never get an acknowledgement; automated mail outside them starts a loop.
+NO_ACK: frozenset[Category] = frozenset({Category.AUTOMATED, Category.REPLY})
+
+
+def iter_messages(paths: tuple[Path, ...]) -> Iterator[Path]:
+    """Files as given, folders searched recursively for ``*.eml``, in a stable order."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*.eml") if p.is_file())
+        else:
+            yield path
+
+
+def classify_file(path: Path, ruleset: RuleSet, org: Organisation) -> Classification:
+    """Never raises for bad mail: unreadable bytes become an ``unparseable`` triage result."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return classify_unparseable(f"cannot read file: {exc.strerror or type(exc).__name__}")
+    try:
+        parsed = parse_message(raw)
+    except UnparseableMail as exc:
+        return classify_unparseable(str(exc))
+    return classify(parsed, ruleset, org)
+
+
+def as_record(path: Path, result: Classification) -> dict[str, object]:
+    return {
+        "file": str(path),
+        "category": result.category.value,
+        "secondary": result.secondary.value if result.secondary else None,
+        "language": result.language,
+        "rule": result.rule,
+        "confidence": result.confidence,
+        "ticket_ref": result.ticket_ref,
+    }
+
+
+def _label(value: str) -> Category:
+    name = value.strip().lower()
+    if name in DUTCH_LABELS:
+        return DUTCH_LABELS[name]
+    return Category(name)
+
+
+def _report(labels_csv: Path, folder: Path, ruleset: RuleSet, org: Organisation) -> int:
+    with labels_csv.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or "file" not in rows[0] or "category" not in rows[0]:
+        raise click.ClickException(f"{labels_csv}: needs 'file' and 'category' columns")
+    confusion: Counter[tuple[Category, Category]] = Counter()
+    wrong: list[tuple[str, Category, Classification]] = []
+    loops = 0
+    for row in rows:
+        try:
+            expected = _label(row["category"])
+        except ValueError:
+            raise click.ClickException(f"{labels_csv}: unknown category {row['category']!r}") from None
+        result = classify_file(folder / row["file"], ruleset, org)
+        confusion[(expected, result.category)] += 1
+        if result.category is not expected:
+            wrong.append((row["file"], expected, result))
+        if expected is Category.AUTOMATED and result.category not in NO_ACK:
+            loops += 1
+    total = len(rows)
+    right = total - len(wrong)
+    click.echo(f"accuracy: {right}/{total} = {right / total:.1%}")
+    click.echo(f"automated messages in an acknowledged category: {loops}")
+    cats = list(Category)
+    width = max(len(c.value) for c in cats) + 1
+    click.echo("\nconfusion matrix (rows: expected, columns: classified)")
+    click.echo(" " * width + " ".join(f"{c.value[:6]:>6}" for c in cats))
+    for exp in cats:
+        click.echo(f"{exp.value:<{width}}" + " ".join(f"{confusion[(exp, got)]:>6}" for got in cats))
+    if wrong:
+        click.echo("\nmisclassified:")
+        for name, expected, result in wrong:
+            click.echo(
+                f"  {name}: expected {expected.value}, got {result.category.value} (rule {result.rule})"
+            )
+    return 0 if not wrong else 1
+
+
+@click.command("classify")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(path_type=Path),
+    default=Path("rules"),
+    show_default=True,
+    help="Directory of rules/*.toml.",
+)
+@click.option(
+    "--report",
+    "labels_csv",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Labels CSV (file,category): print accuracy, confusion matrix and misclassified files for FOLDER.",
+)
+def command(paths: tuple[Path, ...], as_json: bool, rules_dir: Path, labels_csv: Path | None) -> None:
+    """Classify .eml files or folders without a database; or score them against a labels CSV."""
+    try:
+        ruleset = load_ruleset(rules_dir)
+    except RulesError as exc:
+        raise click.ClickException(f"rules refused: {exc}") from None
+    org = Organisation()
+    if labels_csv is not None:
+        if len(paths) != 1 or not paths[0].is_dir():
+            raise click.UsageError("--report takes exactly one FOLDER")
+        sys.exit(_report(labels_csv, paths[0], ruleset, org))
+    for path in iter_messages(paths):
+        result = classify_file(path, ruleset, org)
+        if as_json:
+            click.echo(json.dumps(as_record(path, result), ensure_ascii=False))
+        else:
+            category = result.category.value + (f"/{result.secondary.value}" if result.secondary else "")
+            flags = " triage" if result.triage else ""
+            ref = f" {result.ticket_ref}" if result.ticket_ref else ""
+            click.echo(
+                f"{path}\t{category}\t{result.rule}\t{result.confidence:.2f}\t{result.language}{ref}{flags}"
+            )

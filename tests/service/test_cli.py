@@ -1,0 +1,82 @@
+"""The command line on real storage: fetch --once --json, tickets, quarantine, check-config, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mailbot.adapters.maildir import ensure_maildir
+from mailbot.adapters.maildir_sender import deliver_to_maildir
+from mailbot.cli import main
+from tests.support.app import mailbot_env
+from tests.support.mail import make_mail
+
+
+@pytest.fixture
+def env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    values = mailbot_env(tmp_path, database_url)
+    ensure_maildir(tmp_path / "storage" / "inbox")
+    return values
+
+
+def run(env: dict[str, str], *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_fetch_once_json_then_tickets_list_and_show(env: dict[str, str], tmp_path: Path) -> None:
+    inbox = tmp_path / "storage" / "inbox"
+    deliver_to_maildir(inbox, make_mail(subject="Klacht over de coach", body="Ik ben ontevreden."))
+    deliver_to_maildir(
+        inbox, make_mail(sender="b@example.nl", subject="Vraag", headers={"Auto-Submitted": "auto-replied"})
+    )
+    deliver_to_maildir(inbox, b"\r\n\r\nnot mail")
+    code, out = run(env, "fetch", "--once", "--json")
+    assert code == 0, out
+    counts = json.loads(out.strip().splitlines()[-1])
+    assert counts == {
+        "fetched": 3,
+        "tickets_opened": 1,
+        "appended": 0,
+        "automated": 1,
+        "duplicates": 0,
+        "quarantined": 1,
+    }
+    code, out = run(env, "tickets", "list", "--json")
+    [ticket] = json.loads(out)
+    assert ticket["category"] == "complaint" and ticket["ref"].startswith("ORD-")
+    code, out = run(env, "tickets", "show", ticket["ref"])
+    assert code == 0 and "Klacht over de coach" in out and "Ik ben ontevreden." in out and "rule" in out
+    code, out = run(env, "messages", "list", "--automated", "--json")
+    assert len(json.loads(out)) == 1
+    code, out = run(env, "quarantine", "list", "--json")
+    [entry] = json.loads(out)
+    code, out = run(env, "quarantine", "retry", str(entry["id"]))
+    assert code == 1 and "quarantined" in out  # still not mail: back in quarantine, nothing lost
+    code, out = run(env, "tickets", "show", "ORD-2026-99999")
+    assert code == 1 and "no ticket" in out
+
+
+def test_bad_config_is_one_line_naming_the_key_exit_2(env: dict[str, str]) -> None:
+    env = {**env, "MAILBOT_IMAP__SECURITY": "ssl"}
+    result = CliRunner().invoke(main, ["check-config"], env=env)
+    assert result.exit_code == 2
+    assert "imap.security" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_check_config_connect_reports_each_service(env: dict[str, str]) -> None:
+    code, out = run(env, "check-config", "--connect")
+    assert code == 0 and "database: ok" in out
+    bad = {
+        **env,
+        "MAILBOT_IMAP__HOST": "127.0.0.1",
+        "MAILBOT_IMAP__PORT": "1",
+        "MAILBOT_IMAP__SECURITY": "plain",
+        "MAILBOT_IMAP__USERNAME": "u",
+        "MAILBOT_IMAP__PASSWORD": "p",
+    }
+    result = CliRunner().invoke(main, ["check-config", "--connect"], env=bad)
+    assert result.exit_code == 1 and "imap: FAILED" in result.output
