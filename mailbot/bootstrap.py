@@ -104,6 +104,25 @@ def deadline_calculator(settings: Settings) -> Callable[[Category, datetime], di
     return calculate
 
 
+def imap_source_of(settings: Settings) -> Any:
+    from mailbot.adapters.imap import ImapSource
+
+    imap = settings.imap
+    assert imap.host is not None
+    return ImapSource(
+        host=imap.host,
+        port=imap.port,
+        security=imap.security.value,
+        username=imap.username or "",
+        password=imap.password or "",
+        folder=imap.folder,
+        processed_folder=imap.processed_folder,
+        after=imap.after.value,
+        batch_size=imap.batch_size,
+        timeout=imap.timeout_seconds,
+    )
+
+
 def mailer_of(settings: Settings) -> Any:
     """SMTP relay when configured, else the embedded Maildir ``storage/sent`` (readable by a newcomer)."""
     if settings.smtp.enabled:
@@ -158,21 +177,7 @@ class App:
     def source(self) -> Source:
         s = self.settings
         if s.imap.enabled:
-            from mailbot.adapters.imap import ImapSource
-
-            assert s.imap.host is not None
-            return ImapSource(
-                host=s.imap.host,
-                port=s.imap.port,
-                security=s.imap.security.value,
-                username=s.imap.username or "",
-                password=s.imap.password or "",
-                folder=s.imap.folder,
-                processed_folder=s.imap.processed_folder,
-                after=s.imap.after.value,
-                batch_size=s.imap.batch_size,
-                timeout=s.imap.timeout_seconds,
-            )
+            return imap_source_of(s)
         from mailbot.adapters.maildir import MaildirSource
 
         return MaildirSource(s.storage.inbox_dir, batch_size=s.imap.batch_size)

@@ -86,17 +86,9 @@ def _probes(settings: Any) -> list[tuple[str, Any]]:
     if settings.imap.enabled:
 
         def imap() -> str:
-            from mailbot.adapters.imap import ImapSource
+            from mailbot.bootstrap import imap_source_of
 
-            source = ImapSource(
-                host=settings.imap.host,
-                port=settings.imap.port,
-                security=settings.imap.security.value,
-                username=settings.imap.username or "",
-                password=settings.imap.password or "",
-                folder=settings.imap.folder,
-                timeout=settings.imap.timeout_seconds,
-            )
+            source = imap_source_of(settings)
             try:
                 info = source.check()
             finally:

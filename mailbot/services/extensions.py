@@ -34,9 +34,9 @@ from mailbot.domain.deadlines import (
     extend,
 )
 from mailbot.domain.model import GDPR_CATEGORIES, Category
-from mailbot.mail.compose import AUTO_GENERATED, OutgoingMail, make_message_id, subject_with_ref
+from mailbot.mail.compose import AUTO_GENERATED
 from mailbot.services.deadlines import CLOSED_STATUSES
-from mailbot.services.outbox import OutboxPolicy, Renderer, enqueue, ticket_context
+from mailbot.services.outbox import OutboxPolicy, Renderer, customer_mail, enqueue, ticket_context
 
 __all__ = ["ExtensionRefused", "ExtensionResult", "extend_ticket"]
 
@@ -118,17 +118,15 @@ def extend_ticket(
     row = ExtensionRow(ticket_id=ticket.id, months=months, reason_enc=b"", decided_at=now)
     store.session.add(row)
     store.session.flush()  # the row id is part of the sealed reason's associated data
-    row.reason_enc = store.vault.seal(
-        store.session, customer.data_key_id, _reason_where(row, customer.id), reason
-    ) or b""
+    row.reason_enc = (
+        store.vault.seal(store.session, customer.data_key_id, _reason_where(row, customer.id), reason) or b""
+    )
     ticket.legal_due = due.legal_due
     ticket.legal_due_unpaused = due.legal_due_unpaused
     ticket.updated_at = now
 
     zone = ZoneInfo(policy.org.timezone)
-    context = ticket_context(
-        ticket, store.customer_name(customer), store.ticket_subject(ticket), policy.org
-    )
+    context = ticket_context(ticket, store.customer_name(customer), store.ticket_subject(ticket), policy.org)
     context["extension"] = {
         "reason": reason,
         "original_due": original.astimezone(zone).date(),
@@ -140,20 +138,15 @@ def extend_ticket(
         .where(Outbox.ticket_id == ticket.id, Outbox.purpose == "acknowledgement")
         .limit(1)
     )
-    mail = OutgoingMail(
-        from_address=policy.from_address,
-        from_name=policy.org.name,
-        to=(address,),
-        subject=subject_with_ref(ticket.ref, rendered.subject),
-        text=rendered.text,
-        html=rendered.html,
-        message_id=make_message_id(policy.org.domain),
-        date=now,
-        language=rendered.language,
+    mail = customer_mail(
+        policy,
+        ticket,
+        address,
+        rendered,
+        now,
         auto_submitted=AUTO_GENERATED,
         in_reply_to=ack_id,
         references=(ack_id,) if ack_id else (),
-        ticket_ref=ticket.ref,
     )
     outbox = enqueue(
         store,

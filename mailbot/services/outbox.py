@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import func, select
 
-from mailbot.adapters.db.models import Customer, Outbox, Ticket
+from mailbot.adapters.db.models import Customer, Outbox, Ticket, new_id
 from mailbot.adapters.db.store import Database, Store
 from mailbot.adapters.db.vault import SYSTEM_OWNER
 from mailbot.domain.model import TICKET_CATEGORIES, Category, Organisation
@@ -98,7 +98,7 @@ def enqueue(
         next_attempt_at=now,
         created_at=now,
     )
-    row.id = row.id or _new_id()
+    row.id = row.id or new_id()
     where = ("outbox", "payload", row.id, owner)
     row.payload_enc = store.vault.seal(store.session, key_id, where, payload) or b""
     envelope = json.dumps({"from": mail.from_address, "to": list(mail.to)})
@@ -126,12 +126,6 @@ def enqueue(
     return row
 
 
-def _new_id() -> str:
-    import uuid
-
-    return str(uuid.uuid4())
-
-
 def automatic_replies_today(store: Store, address: str, now: datetime) -> int:
     index = store.address_index(address)
     return int(
@@ -153,6 +147,35 @@ def is_own_address(org: Organisation, address: str) -> bool:
         address in org.own_addresses
         or domain == org.domain.lower()
         or domain.endswith("." + org.domain.lower())
+    )
+
+
+def customer_mail(
+    policy: OutboxPolicy,
+    ticket: Ticket,
+    to: str,
+    rendered: Rendered,
+    now: datetime,
+    *,
+    auto_submitted: str | None,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+) -> OutgoingMail:
+    """A templated mail to the customer about ``ticket``: its ref in the subject so replies thread."""
+    return OutgoingMail(
+        from_address=policy.from_address,
+        from_name=policy.org.name,
+        to=(to,),
+        subject=subject_with_ref(ticket.ref, rendered.subject),
+        text=rendered.text,
+        html=rendered.html,
+        message_id=make_message_id(policy.org.domain),
+        date=now,
+        language=rendered.language,
+        auto_submitted=auto_submitted,
+        in_reply_to=in_reply_to,
+        references=tuple(references),
+        ticket_ref=ticket.ref,
     )
 
 
@@ -194,20 +217,15 @@ def acknowledgement_hook(renderer: Renderer, policy: OutboxPolicy) -> Callable[[
             in_reply_to, references = thread_headers(
                 opened.parsed.message_id, opened.parsed.references, opened.parsed.in_reply_to
             )
-            mail = OutgoingMail(
-                from_address=policy.from_address,
-                from_name=policy.org.name,
-                to=(opened.sender_address or "",),
-                subject=subject_with_ref(ticket.ref, rendered.subject),
-                text=rendered.text,
-                html=rendered.html,
-                message_id=make_message_id(policy.org.domain),
-                date=now,
-                language=rendered.language,
+            mail = customer_mail(
+                policy,
+                ticket,
+                opened.sender_address or "",
+                rendered,
+                now,
                 auto_submitted=AUTO_REPLIED,
                 in_reply_to=in_reply_to,
                 references=references,
-                ticket_ref=ticket.ref,
             )
             enqueue(
                 store,

@@ -29,6 +29,7 @@ from mailbot.adapters.db.models import (
     Ticket,
     TicketParticipant,
     TicketSequence,
+    new_id,
 )
 from mailbot.adapters.db.vault import SYSTEM_OWNER, Vault
 from mailbot.domain.model import RawState, format_ticket_ref
@@ -72,7 +73,7 @@ class Store:
         if existing is not None:
             return existing
         customer = Customer(address_index=index, created_at=now)
-        customer.id = customer.id or _uuid()
+        customer.id = customer.id or new_id()
         customer.data_key_id = self.vault.new_key(self.session, "customer", now)
         customer.address_enc = self._seal(
             customer.data_key_id, "customers", "address", customer.id, customer.id, address
@@ -140,7 +141,7 @@ class Store:
         received_at: datetime,
         now: datetime,
     ) -> str:
-        row_id = _uuid()
+        row_id = new_id()
         owner = customer.id if customer else SYSTEM_OWNER
         key_id = customer.data_key_id if customer else self.vault.system_key(self.session, now)
         row = RawMessage(
@@ -279,7 +280,7 @@ class Store:
         return format_ticket_ref(prefix, year, seq.last)
 
     def add_ticket(self, ticket: Ticket, customer: Customer, subject: str, evidence: Sequence[str]) -> Ticket:
-        ticket.id = ticket.id or _uuid()
+        ticket.id = ticket.id or new_id()
         ticket.customer_id = customer.id
         ticket.subject_enc = self._seal(
             customer.data_key_id, "tickets", "subject", ticket.id, customer.id, subject
@@ -385,7 +386,7 @@ class Store:
         automated: bool = False,
         possible_duplicate: bool = False,
     ) -> Message:
-        row_id = _uuid()
+        row_id = new_id()
         owner = customer.id if customer else SYSTEM_OWNER
         key_id = customer.data_key_id if customer else self.vault.system_key(self.session, now)
 
@@ -419,7 +420,7 @@ class Store:
         return message
 
     def add_attachment(self, message: Message, filename: str, content_type: str, content: bytes) -> None:
-        row_id = _uuid()
+        row_id = new_id()
         owner = message.customer_id or SYSTEM_OWNER
         self.session.add(
             Attachment(
@@ -510,12 +511,6 @@ class Store:
 
     def touch(self, ticket: Ticket, now: datetime) -> None:
         self.session.execute(update(Ticket).where(Ticket.id == ticket.id).values(updated_at=now))
-
-
-def _uuid() -> str:
-    import uuid
-
-    return str(uuid.uuid4())
 
 
 class Database:
