@@ -161,9 +161,7 @@ def key_material_from_secret(secret: str) -> KeyMaterial:
     yields KEK version 1 only: rotating the KEK (R-D4) needs a key file.
     """
     master = _unb64_key(secret, "MAILBOT_MASTER_KEY")
-    return KeyMaterial(
-        {1: _hkdf(master, b"mailbot/kek/v1")}, 1, _hkdf(master, b"mailbot/index-key/v1")
-    )
+    return KeyMaterial({1: _hkdf(master, b"mailbot/kek/v1")}, 1, _hkdf(master, b"mailbot/index-key/v1"))
 
 
 def generate_secret() -> str:

@@ -18,7 +18,20 @@ from mailbot.domain.rules import FIELDS, Rule, RuleDefinitionError, RuleSet, Thr
 
 SETTINGS_FILE = "settings.toml"
 _RULE_KEYS = frozenset(
-    {"id", "category", "weight", "in", "unless_in", "any", "all", "unless", "regex", "headers", "languages", "description"}
+    {
+        "id",
+        "category",
+        "weight",
+        "in",
+        "unless_in",
+        "any",
+        "all",
+        "unless",
+        "regex",
+        "headers",
+        "languages",
+        "description",
+    }
 )
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _LANGS = frozenset({"nl", "en", "de", "fr"})
@@ -118,11 +131,15 @@ def _compile_rule(ruleset: RuleSet, data: dict[str, Any]) -> tuple[Rule, str | N
     groups = []
     raw_all = data.get("all", [])
     if not isinstance(raw_all, list):
-        raise RuleDefinitionError("all: must be a list; each item a pattern or a list of alternative patterns")
+        raise RuleDefinitionError(
+            "all: must be a list; each item a pattern or a list of alternative patterns"
+        )
     for item in raw_all:
         alternatives = [item] if isinstance(item, str) else item
-        if not isinstance(alternatives, list) or not alternatives or not all(
-            isinstance(a, str) and a.strip() for a in alternatives
+        if (
+            not isinstance(alternatives, list)
+            or not alternatives
+            or not all(isinstance(a, str) and a.strip() for a in alternatives)
         ):
             raise RuleDefinitionError("all: each item must be a pattern or a list of alternative patterns")
         try:
@@ -145,7 +162,9 @@ def _compile_rule(ruleset: RuleSet, data: dict[str, Any]) -> tuple[Rule, str | N
         try:
             headers.append((name.lower(), re.compile(source, re.IGNORECASE)))
         except re.error as exc:
-            raise RuleDefinitionError(f"headers: {source!r} is not a valid regular expression: {exc}") from None
+            raise RuleDefinitionError(
+                f"headers: {source!r} is not a valid regular expression: {exc}"
+            ) from None
     rule = Rule(
         id=rid,
         category=category,
@@ -170,7 +189,7 @@ def _load_settings(path: Path) -> Thresholds:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise RulesError(path, _decode_line(exc), f"not valid TOML: {exc}") from None
+        raise RulesError(path, _decode_line(exc, text), f"not valid TOML: {exc}") from None
     table = data.get("thresholds", {})
     allowed = set(Thresholds.__dataclass_fields__)
     values: dict[str, Any] = {}
@@ -187,9 +206,11 @@ def _load_settings(path: Path) -> Thresholds:
     return Thresholds(**values)
 
 
-def _decode_line(exc: tomllib.TOMLDecodeError) -> int:
+def _decode_line(exc: tomllib.TOMLDecodeError, text: str) -> int:
     match = re.search(r"line (\d+)", str(exc))
-    return int(match.group(1)) if match else 0
+    if match:
+        return int(match.group(1))
+    return max(1, len(text.splitlines())) if "end of document" in str(exc) else 0
 
 
 def load_ruleset(directory: Path) -> RuleSet:
@@ -210,10 +231,12 @@ def load_ruleset(directory: Path) -> RuleSet:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise RulesError(path, _decode_line(exc), f"not valid TOML: {exc}") from None
+            raise RulesError(path, _decode_line(exc, text), f"not valid TOML: {exc}") from None
         extra = sorted(set(data) - {"rule"})
         if extra:
-            raise RulesError(path, _key_line(text, 1, extra[0]), f"unknown top-level key {extra[0]!r}: use [[rule]]")
+            raise RulesError(
+                path, _key_line(text, 1, extra[0]), f"unknown top-level key {extra[0]!r}: use [[rule]]"
+            )
         rules = data.get("rule", [])
         if not isinstance(rules, list):
             raise RulesError(path, 1, "'rule' must be an array of tables: write [[rule]]")
@@ -226,7 +249,7 @@ def load_ruleset(directory: Path) -> RuleSet:
             except RuleDefinitionError as exc:
                 reason = str(exc)
                 key = reason.split(":", 1)[0] if ":" in reason else ""
-                line = _key_line(text, start, key) if key in _RULE_KEYS else start
+                line = _key_line(text, start, key) if key and " " not in key else start
                 rid = item.get("id") if isinstance(item, dict) else None
                 prefix = f"rule {rid!r}: " if isinstance(rid, str) else f"rule #{n + 1}: "
                 raise RulesError(path, line, prefix + reason) from None

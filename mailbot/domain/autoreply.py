@@ -20,10 +20,16 @@ from mailbot.mail.parse import ParsedMail
 _PRECEDENCE_BULK = frozenset({"bulk", "list", "junk", "auto_reply", "auto-reply", "autoreply"})
 _SUPPRESS_STOP = frozenset({"all", "oof", "autoreply"})
 _MACHINE_LOCAL = re.compile(
-    r"^(?:mailer-daemon|mailer_daemon|maildaemon|postmaster|owner-.+|.+-owner|.+-request|"
+    r"^(?:mailer-daemon|mailer_daemon|maildaemon|post[-_.]?master|owner-.+|.+-owner|.+-request|"
     r"no[-_.]?reply|do[-_.]?not[-_.]?reply|dont[-_.]?reply|noreply[-_.].*|no[-_.]reply[-_.].*|"
     r"bounces?|bounce[-+_.].*|.+[-+_.]bounces?|mail[-_.]?daemon|notifications?[-_.]?noreply|"
     r"auto[-_.]?reply|autoresponder|automailer|mdaemon|majordomo|listserv|sympa)$",
+    re.IGNORECASE,
+)
+# Display names that MTAs put on bounces (Sendmail, Postfix, Exchange, Gmail), whatever the address.
+_MACHINE_NAME = re.compile(
+    r"^\s*(?:mail delivery (?:subsystem|system|service)|mailer[- ]daemon|postmaster|mail administrator|"
+    r"microsoft outlook|microsoft exchange|mail system|delivery status notification)\s*$",
     re.IGNORECASE,
 )
 # De-facto markers whose mere presence means an autoresponder or robot wrote the message.
@@ -106,6 +112,8 @@ def detect_automated(parsed: ParsedMail, org: Organisation | None = None) -> Aut
         reasons.append("R-C3 machine sender")
     elif parsed.return_path and is_machine_sender(parsed.return_path):
         reasons.append("R-C3 machine return-path")
+    elif parsed.from_name and _MACHINE_NAME.match(parsed.from_name):
+        reasons.append("R-C3 machine sender name")
 
     for value in headers.get("x-auto-response-suppress", ()):
         if suppresses_auto_response(value):

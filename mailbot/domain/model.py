@@ -27,9 +27,7 @@ GDPR_CATEGORIES: frozenset[Category] = frozenset(
 )
 
 #: Categories that open a ticket of their own (reply and automated attach or stand alone).
-TICKET_CATEGORIES: frozenset[Category] = frozenset(
-    {Category.COMPLAINT, Category.OTHER} | GDPR_CATEGORIES
-)
+TICKET_CATEGORIES: frozenset[Category] = frozenset({Category.COMPLAINT, Category.OTHER} | GDPR_CATEGORIES)
 
 #: The labelled corpus speaks Dutch; this maps its labels onto ours.
 DUTCH_LABELS: dict[str, Category] = {

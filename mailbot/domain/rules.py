@@ -47,7 +47,7 @@ GAP = 5  # words a ``..`` may skip
 
 _WORD = re.compile(r"\w+")
 _REGEX_CHARS = re.compile(r"[|()\[\]{}?+\\^$]")
-_BODY_LIMIT = 20_000  # characters of body the rules read; long mail states its intent early
+_BODY_LIMIT = 8_000  # characters of body the rules read; people state their intent early
 
 
 class RuleDefinitionError(ValueError):
@@ -80,7 +80,9 @@ class Term:
         starts, ends = token.startswith("*"), token.endswith("*")
         word = fold(token.strip("*"))
         if not word or not _WORD.fullmatch(word):
-            raise RuleDefinitionError(f"bad word {token!r}: use letters/digits with an optional leading or trailing *")
+            raise RuleDefinitionError(
+                f"bad word {token!r}: use letters/digits with an optional leading or trailing *"
+            )
         if starts and ends:
             return cls("infix", word)
         if ends:
@@ -97,6 +99,7 @@ class Pattern:
     source: str
     terms: tuple[int, ...]
     gaps: tuple[int, ...]
+    anchor: int = -1  # the most specific term: if absent from a text, the pattern cannot match it
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ class TermIndex:
         self._stem: dict[tuple[str, str], list[int]] = {}
         self._stem_heads: set[str] = set()
         self._stemmers = {lang: snowballstemmer.stemmer(name) for lang, name in STEM_LANGUAGES.items()}
-        self._cache: dict[str, frozenset[int]] = {}
+        self.cache: dict[str, frozenset[int]] = {}
 
     def add(self, term: Term) -> int:
         found = self._ids.get(term)
@@ -165,16 +168,21 @@ class TermIndex:
                 stem = stemmer.stemWord(term.text)
                 self._stem.setdefault((lang, stem), []).append(tid)
                 self._stem_heads.add(stem[:3])
-        self._cache.clear()
+        self.cache.clear()
         return tid
 
     def match_word(self, word: str) -> frozenset[int]:
         """Term ids a (raw) word satisfies; cached, because mail vocabulary repeats."""
-        hit = self._cache.get(word)
+        hit = self.cache.get(word)
         if hit is not None:
             return hit
         w = fold(word)
         ids: list[int] = list(self._exact.get(w, ()))
+        if len(w) > 40 or not w.isalpha():
+            # numbers, codes and base64 debris: exact terms only (no vocabulary word looks like them)
+            result = frozenset(ids)
+            self._remember(word, result)
+            return result
         if self._prefix:
             for end in range(1, len(w) + 1):
                 ids.extend(self._prefix.get(w[:end], ()))
@@ -188,10 +196,13 @@ class TermIndex:
             for lang, stemmer in self._stemmers.items():
                 ids.extend(self._stem.get((lang, stemmer.stemWord(w)), ()))
         result = frozenset(ids)
-        if len(self._cache) > 200_000:  # bound memory on an endless stream of new words
-            self._cache.clear()
-        self._cache[word] = result
+        self._remember(word, result)
         return result
+
+    def _remember(self, word: str, result: frozenset[int]) -> None:
+        if len(self.cache) > 200_000:  # bound memory on an endless stream of new words
+            self.cache.clear()
+        self.cache[word] = result
 
 
 @dataclass
@@ -202,6 +213,10 @@ class RuleSet:
     thresholds: Thresholds = field(default_factory=Thresholds)
     index: TermIndex = field(default_factory=TermIndex)
     sources: dict[str, str] = field(default_factory=dict)  # rule id → "file:line", for reports
+    # rule id → one anchor term per ``any`` pattern: a rule none of whose anchors occur in the
+    # message cannot fire, which lets most rules be skipped with one set operation
+    first_terms: dict[str, frozenset[int]] = field(default_factory=dict)
+    _order: dict[str, int] = field(default_factory=dict)
 
     def compile_pattern(self, source: str) -> Pattern:
         """``"verwijder* .. gegevens"`` → term ids and gaps (raises RuleDefinitionError)."""
@@ -244,12 +259,16 @@ class RuleSet:
             raise RuleDefinitionError(f"empty pattern {source!r}")
         if gap:
             raise RuleDefinitionError(f"pattern {source!r} cannot end with '..'")
-        return Pattern(source, tuple(terms), tuple(gaps))
+        terms_ = self.index.terms
+        anchor = max(terms, key=lambda tid: (terms_[tid].kind != "stem", len(terms_[tid].text)))
+        return Pattern(source, tuple(terms), tuple(gaps), anchor)
 
     def add(self, rule: Rule, source: str = "") -> None:
         if any(r.id == rule.id for r in self.rules):
-            raise RuleDefinitionError(f"duplicate rule id {rule.id!r}")
+            raise RuleDefinitionError(f"id: duplicate rule id {rule.id!r}")
         self.rules.append(rule)
+        self.first_terms[rule.id] = frozenset(p.anchor for p in rule.any)
+        self._order[rule.id] = len(self._order)
         if source:
             self.sources[rule.id] = source
 
@@ -261,21 +280,37 @@ class RuleSet:
     def content_rules(self) -> list[Rule]:
         return [r for r in self.rules if r.category is not Category.AUTOMATED]
 
+    def order(self, rule: Rule) -> int:
+        """Position in file order (ties between equal scores go to the earlier rule)."""
+        return self._order[rule.id]
+
 
 class _Field:
     """One text field tokenised: the words, and for each term id the positions where it occurs."""
 
-    __slots__ = ("positions", "text", "words")
+    __slots__ = ("positions", "present", "text", "words")
 
     def __init__(self, text: str, index: TermIndex) -> None:
         self.text = text
         self.words = _WORD.findall(text)
         positions: dict[int, list[int]] = {}
         match_word = index.match_word
-        for pos, word in enumerate(self.words):
-            for tid in match_word(word):
-                positions.setdefault(tid, []).append(pos)
+        cached = index.cache.get
+        hits = {}
+        for w in set(self.words):
+            ids = cached(w)
+            if ids is None:
+                ids = match_word(w)
+            if ids:
+                hits[w] = ids
+        if hits:
+            for pos, word in enumerate(self.words):
+                ids = hits.get(word)
+                if ids:
+                    for tid in ids:
+                        positions.setdefault(tid, []).append(pos)
         self.positions = positions
+        self.present = positions.keys()
 
     def find(self, pattern: Pattern) -> str | None:
         """The matched words (evidence) of the first occurrence of the pattern, or None."""
@@ -319,11 +354,24 @@ class _Message:
     quoted: str
     language: str
     _fields: dict[str, _Field] = field(default_factory=dict)
+    _present: dict[tuple[str, ...], frozenset[int]] = field(default_factory=dict)
+
+    def present(self, names: tuple[str, ...]) -> frozenset[int]:
+        """Term ids occurring in any of these fields (cached per field combination)."""
+        found = self._present.get(names)
+        if found is None:
+            found = frozenset().union(*(self.field(n).present for n in names))
+            self._present[names] = found
+        return found
 
     def field(self, name: str) -> _Field:
         cached = self._fields.get(name)
         if cached is None:
-            cached = _Field(self._text(name), self.index)
+            text = self._text(name)
+            # "body" and "own" are the same text when nothing was forwarded: tokenise once
+            cached = next((f for f in self._fields.values() if f.text == text), None) or _Field(
+                text, self.index
+            )
             self._fields[name] = cached
         return cached
 
@@ -358,16 +406,21 @@ def _first_match(
 ) -> str | None:
     for name in fields or rule.fields:
         fld = msg.field(name)
+        present = fld.present
         for pattern in patterns:
+            if pattern.anchor not in present:
+                continue
             hit = fld.find(pattern)
             if hit is not None:
                 return hit
     return None
 
 
-def _evaluate(msg: _Message, rule: Rule) -> str | None:
+def _evaluate(msg: _Message, rule: Rule, first_terms: frozenset[int]) -> str | None:
     """The evidence if the rule fires on this message, else None."""
     if rule.languages and msg.language not in rule.languages:
+        return None
+    if rule.any and not rule.regex and not rule.headers and first_terms.isdisjoint(msg.present(rule.fields)):
         return None
     evidence: str | None = None
     if rule.any:
@@ -415,24 +468,24 @@ class RuleHit:
     evidence: str
 
 
-def evaluate_rules(msg: _Message, rules: Iterable[Rule]) -> list[RuleHit]:
+def evaluate_rules(msg: _Message, rules: Iterable[Rule], ruleset: RuleSet) -> list[RuleHit]:
     hits = []
     for rule in rules:
-        evidence = _evaluate(msg, rule)
+        evidence = _evaluate(msg, rule, ruleset.first_terms[rule.id])
         if evidence is not None:
             hits.append(RuleHit(rule, evidence))
     return hits
 
 
 def _automated_by_rules(msg: _Message, ruleset: RuleSet) -> list[RuleHit]:
-    hits = evaluate_rules(msg, ruleset.automated_rules)
+    hits = evaluate_rules(msg, ruleset.automated_rules, ruleset)
     total = sum(h.rule.weight for h in hits)
     return hits if total >= ruleset.thresholds.automated_min else []
 
 
 def _decide_content(msg: _Message, ruleset: RuleSet) -> Classification:
     t = ruleset.thresholds
-    hits = evaluate_rules(msg, ruleset.content_rules)
+    hits = evaluate_rules(msg, ruleset.content_rules, ruleset)
     scores: dict[Category, float] = {}
     by_category: dict[Category, list[RuleHit]] = {}
     for hit in hits:
@@ -473,8 +526,11 @@ def _decide_content(msg: _Message, ruleset: RuleSet) -> Classification:
     triage = False
     if best in GDPR_CATEGORIES and top < t.confident_score:
         triage = True  # R-A16: ambiguous request → its category and a human check, deadline running
-    if best is Category.COMPLAINT and not from_subject and top < t.confident_score:
-        triage = True  # R-B1: complaint recognised from the body only, with low confidence
+    if best is Category.COMPLAINT and not from_subject:
+        # R-B1: the promise is made for "klacht" in the subject; a complaint read from the body is
+        # still a complaint (48-hour clock, decision in domain-rules), but a human confirms it
+        triage = True
+        confidence = min(confidence, 0.6)
     if best in GDPR_CATEGORIES and competitor >= 0.8 * top:
         triage = True
     return Classification(
@@ -490,7 +546,7 @@ def _decide_content(msg: _Message, ruleset: RuleSet) -> Classification:
 
 def _order(ruleset: RuleSet, hits: list[RuleHit]) -> int:
     """Tie-break by file order of the first rule: earlier rules were put first on purpose."""
-    return min(ruleset.rules.index(h.rule) for h in hits)
+    return min(ruleset.order(h.rule) for h in hits)
 
 
 def _automated(msg: _Message, ruleset: RuleSet, org: Organisation) -> Classification | None:
@@ -537,7 +593,10 @@ def classify(parsed: ParsedMail, ruleset: RuleSet, org: Organisation) -> Classif
     refs = find_ticket_refs(parsed.subject, org.ticket_prefix)
     own_ids = [m for m in parsed.thread_ids if is_own_message_id(m, org.domain)]
     if refs or own_ids:
-        content = _decide_content(msg, ruleset)
+        # the secondary intent of a reply comes from what they wrote, not from our ack's subject
+        # ("Re: [ORD-…] Ontvangstbevestiging: Adreswijziging" is not a new rectification request)
+        body_only = _Message(parsed, ruleset.index, "", msg.own, msg.forwarded, msg.quoted, msg.language)
+        content = _decide_content(body_only, ruleset)
         secondary = content.category if content.category not in (Category.OTHER, Category.REPLY) else None
         return Classification(
             category=Category.REPLY,

@@ -9,46 +9,57 @@ from __future__ import annotations
 
 import re
 
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 _STOPWORDS: dict[str, frozenset[str]] = {
-    "nl": frozenset(
+    "nl": _words(
         "de het een en van ik je jij u uw mijn mij jullie wij we zij ze niet is zijn was met voor op aan "
         "dat die dit deze er maar ook nog al wel geen graag hebben heb heeft wil kan kunt kunnen "
         "wordt worden naar om bij als dan tot uit over hoe wat wie waar want omdat hier daar "
-        "alstublieft bedankt groet groeten beste geachte hallo hoi goedemorgen goedemiddag".split()
+        "alstublieft bedankt groet groeten beste geachte hallo hoi goedemorgen goedemiddag"
     ),
-    "en": frozenset(
+    "en": _words(
         "the a an and of to in is are was were be been i you your my me we our they it this that "
         "not no with for on at by from have has had would could can will please thank thanks "
-        "dear hello hi regards what which who how about there here do does did am".split()
+        "dear hello hi regards what which who how about there here do does did am"
     ),
-    "de": frozenset(
+    "de": _words(
         "der die das und ist ich sie ihr ihre ihnen mein meine mich mir wir nicht ein eine einen "
         "mit für auf zu von den dem des bei auch noch bitte danke sehr geehrte damen herren "
-        "haben habe hat wird werden ist sind war gruß grüße freundlichen hallo über dass".split()
+        "haben habe hat wird werden ist sind war gruß grüße freundlichen hallo über dass"
     ),
-    "fr": frozenset(
+    "fr": _words(
         "le la les un une et de des du je vous votre vos mon ma mes nous ne pas est sont avec "
         "pour sur dans au aux que qui ce cette merci bonjour madame monsieur cordialement "
-        "avoir ai avez suis été très par en".split()
+        "avoir ai avez suis été très par en"
     ),
 }
 _WORD = re.compile(r"[^\W\d_]+")
 LANGUAGES: tuple[str, ...] = tuple(_STOPWORDS)
+_LANGS_OF: dict[str, tuple[str, ...]] = {}
+for _lang, _words in _STOPWORDS.items():
+    for _w in _words:
+        _LANGS_OF[_w] = (*_LANGS_OF.get(_w, ()), _lang)
 
 
 def language_scores(text: str) -> dict[str, int]:
     """Stopword hits per language, for callers that want to see a mixed message."""
     scores = dict.fromkeys(_STOPWORDS, 0)
+    langs_of = _LANGS_OF.get
     for word in _WORD.findall(text.lower()):
-        for lang, words in _STOPWORDS.items():
-            if word in words:
+        langs = langs_of(word)
+        if langs:
+            for lang in langs:
                 scores[lang] += 1
     return scores
 
 
 def detect_language(text: str, default: str = "nl") -> str:
     """The language with the most stopword hits; ``default`` when there is no clear signal."""
-    scores = language_scores(text[:4000])
+    scores = language_scores(text[:1500])
     best = max(scores, key=lambda lang: (scores[lang], lang == default))
     if scores[best] < 2:
         return default

@@ -74,6 +74,15 @@ _DISCLAIMER_ACT = re.compile(
     r"(?:per\s+abuis|abusievelijk|ten\s+onrechte|onbedoeld|in\s+error|by\s+mistake|irrt[üu]mlich|par\s+erreur)",
     re.IGNORECASE,
 )
+# Lines that could start a quote, forward, signature or header block; anything else is plain text
+# and skips the detailed checks (most lines of most mail).
+_CANDIDATE = re.compile(
+    r"^\s*(?:[>\-_=*]|(?:op|on|am|le|el|il|van|from|von|de|aan|to|an|begin|forwarded|doorgestuurd|"
+    r"weitergeleitete|message|met|vriendelijke|hartelijke|groet\w*|veel|lieve|beste|mvg|m\.v\.g|gr|kind|best|"
+    r"warm|regards|cheers|sincerely|yours|many|thanks|thank|mit|freundliche|viele|lg|cordialement|bien|"
+    r"salutations|sent|verzonden|verstuurd|envoy\w*|gesendet|datum|date|onderwerp|subject|betreff|objet|cc)\b)",
+    re.IGNORECASE,
+)
 _BLANK_SPLIT = re.compile(r"\n[ \t]*\n")
 
 
@@ -118,7 +127,34 @@ def _is_attribution(lines: list[str], i: int) -> bool:
     return False
 
 
+_DISCLAIMER_HINTS = (
+    "disclaimer",
+    "ontvanger",
+    "geadresseerde",
+    "recipient",
+    "addressee",
+    "bestemd",
+    "bedoeld",
+    "intended",
+    "adressat",
+    "empf",
+    "destinataire",
+    "rechten",
+    "rights",
+    "milieu",
+    "environment",
+    "handelsregister",
+    "koophandel",
+    "confiden",
+    "vertrouw",
+    "vertraul",
+)
+
+
 def _is_disclaimer(paragraph: str) -> bool:
+    lowered = paragraph.lower()
+    if not any(hint in lowered for hint in _DISCLAIMER_HINTS):
+        return False  # cheap pre-check: the regular expressions below are costly on long text
     if _DISCLAIMER_STRONG.search(paragraph):
         return True
     return bool(_DISCLAIMER_CONF.search(paragraph) and _DISCLAIMER_ACT.search(paragraph))
@@ -152,9 +188,14 @@ def split_text(text: str, subject: str = "") -> MessageText:
             quoted.append(line)
             i += 1
             continue
-        if mode != "fwd_headers" and (_FORWARD_MARKER.match(line) or (
-            forwarding and (_ORIGINAL_MARKER.match(line) or _is_outlook_header_block(lines, i))
-        )):
+        if mode in ("own", "fwd") and not _CANDIDATE.match(line):
+            target.append(line)
+            i += 1
+            continue
+        if mode != "fwd_headers" and (
+            _FORWARD_MARKER.match(line)
+            or (forwarding and (_ORIGINAL_MARKER.match(line) or _is_outlook_header_block(lines, i)))
+        ):
             mode, target = "fwd_headers", fwd
             if _is_outlook_header_block(lines, i):
                 continue  # let the header skipper eat the Van:/Aan: lines

@@ -1,0 +1,157 @@
+"""What the person wrote now: quotes, forwards' headers, signatures and disclaimers are stripped;
+HTML and every charset are decoded first (R-C11)."""
+
+from __future__ import annotations
+
+from mailbot.domain.model import Category, Organisation
+from mailbot.domain.rules import classify
+from mailbot.mail.html import html_to_text
+from mailbot.mail.parse import parse_message
+from mailbot.mail.text import current_text, split_text
+from tests.unit.test_rules_support import make_mail, shipped_rules
+
+
+def test_quoted_history_after_gmail_attribution_is_removed() -> None:
+    body = (
+        "Hou maar op met deze nieuwsbrieven.\n\nBas\n\n"
+        "Op di 3 feb 2026 om 07:30 schreef Ordevos Nieuws <nieuws@ordevos.nl>:\n> Klacht? Verwijder dit.\n"
+    )
+    parts = split_text(body, "Re: Nieuwsbrief")
+    assert "nieuwsbrieven" in parts.own
+    assert "Klacht" not in parts.own
+    assert "Klacht" in parts.quoted
+
+
+def test_wrapped_attribution_and_outlook_header_block_are_history() -> None:
+    body = (
+        "Prima, dank je.\n\n"
+        "________________________________\n"
+        "Van: Coach <coach@ordevos.nl>\nVerzonden: donderdag 12 februari 2026 16:30\n"
+        "Aan: Daan\nOnderwerp: klacht\n\nIk heb uw klacht ontvangen.\n"
+    )
+    assert current_text(body, "Re: huiswerk") == "Prima, dank je."
+
+
+def test_forwarded_message_keeps_its_body_but_not_its_headers() -> None:
+    """A daughter forwarding her mother's complaint: the forwarded words are the message."""
+    body = (
+        "Kunnen jullie dit oppakken?\n\nLaura\n\n"
+        "---------- Forwarded message ---------\n"
+        "Van: Moeder <moeder@example.org>\nDate: ma 2 feb 2026\nSubject: gesprek\nTo: coach@ordevos.nl\n\n"
+        "Ik wil dat dit als klacht wordt genoteerd.\n"
+    )
+    parts = split_text(body, "Fwd: Brief van mijn moeder")
+    assert "oppakken" in parts.own
+    assert parts.forwarded == "Ik wil dat dit als klacht wordt genoteerd."
+    assert "moeder@example.org" not in parts.current
+
+
+def test_signature_after_closing_formula_is_removed() -> None:
+    body = (
+        "Graag een nieuwe afspraak.\n\nMet vriendelijke groet,\nJan Jansen\nKlachtenfunctionaris\nBedrijf BV"
+    )
+    assert current_text(body) == "Graag een nieuwe afspraak."
+
+
+def test_sig_dash_delimiter() -> None:
+    assert (
+        current_text("Wanneer is de training?\n-- \nJan | verwijder dit bericht") == "Wanneer is de training?"
+    )
+
+
+def test_disclaimer_paragraph_is_removed_but_a_confidentiality_complaint_is_not() -> None:
+    body = (
+        "Uw coach heeft vertrouwelijke informatie gedeeld met mijn werkgever.\n\n"
+        "Dit bericht is uitsluitend bestemd voor de geadresseerde. Bent u niet de beoogde ontvanger, "
+        "verwijder dit bericht dan en stel de afzender op de hoogte."
+    )
+    text = current_text(body)
+    assert "vertrouwelijke informatie" in text
+    assert "verwijder dit bericht" not in text
+
+
+def test_disclaimer_saying_verwijder_dit_bericht_is_not_an_erasure_request() -> None:
+    """A footer saying "verwijder dit bericht" must not open an erasure request (and its legal clock)."""
+    parsed = make_mail(
+        "Vraag over de training",
+        "Hoe laat begint de training op maandag?\n\n"
+        "Disclaimer: dit bericht is vertrouwelijk. Heeft u het per abuis ontvangen, verwijder dit bericht "
+        "en al uw gegevens daarvan direct en informeer de afzender.",
+    )
+    result = classify(parsed, shipped_rules(), Organisation())
+    assert result.category is Category.OTHER
+
+
+def test_html_only_mail_is_converted_with_quotes_marked() -> None:
+    html = (
+        "<html><head><style>p{color:red}</style></head><body><p>Ik ben erg ontevreden&nbsp;&eacute;</p>"
+        "<blockquote>Oude tekst met klacht</blockquote></body></html>"
+    )
+    text = html_to_text(html)
+    assert "Ik ben erg ontevreden é" in text
+    assert "> Oude tekst met klacht" in text
+    assert "color:red" not in text
+    assert current_text(text) == "Ik ben erg ontevreden é"
+
+
+def test_r_c11_encoded_subject_and_windows_1252_qp_body_are_decoded() -> None:
+    raw = (
+        b"From: Anna <anna@example.org>\r\nTo: info@ordevos.nl\r\nReturn-Path: <anna@example.org>\r\n"
+        b"Subject: =?UTF-8?Q?Klacht_over_coach?=\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: text/plain; charset="windows-1252"\r\nContent-Transfer-Encoding: quoted-printable\r\n'
+        b"\r\nIk ben teleurgesteld in het traject =E9=E9n keer\r\n"
+    )
+    parsed = parse_message(raw)
+    assert parsed.subject == "Klacht over coach"
+    assert "één keer" in parsed.text
+    result = classify(parsed, shipped_rules(), Organisation())
+    assert result.category is Category.COMPLAINT
+    assert result.rule == "complaint.subject-keyword"
+
+
+def test_base64_html_alternative_and_attachment_are_separated() -> None:
+    raw = (
+        b"From: a@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="m"\r\n\r\n'
+        b'--m\r\nContent-Type: multipart/alternative; boundary="a"\r\n\r\n'
+        b"--a\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        b"SGFsbG8gd2VyZWxk\r\n"
+        b"--a\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hallo wereld</p>\r\n--a--\r\n"
+        b'--m\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename="cv.pdf"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--m--\r\n"
+    )
+    parsed = parse_message(raw)
+    assert parsed.text == "Hallo wereld"
+    assert "<p>Hallo wereld</p>" in parsed.html
+    assert [(a.filename, a.content_type, a.content) for a in parsed.attachments] == [
+        ("cv.pdf", "application/pdf", b"%PDF-")
+    ]
+
+
+def test_truncated_multipart_still_yields_its_text_and_a_defect() -> None:
+    raw = (
+        b"From: a@example.org\r\nSubject: x\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nHallo daar\r\n"
+    )
+    parsed = parse_message(raw)
+    assert parsed.text.strip() == "Hallo daar"
+    assert "CloseBoundaryNotFoundDefect" in parsed.defects
+
+
+def test_rfc2231_filename_and_8bit_header() -> None:
+    raw = (
+        "From: Zoë <zoe@example.org>\r\nSubject: Fiets ophalen\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhoi\r\n'
+        "--b\r\nContent-Type: application/octet-stream\r\n"
+        "Content-Disposition: attachment; filename*=utf-8''r%C3%A9sum%C3%A9.pdf\r\n\r\nxx\r\n--b--\r\n"
+    ).encode()
+    parsed = parse_message(raw)
+    assert parsed.from_name == "Zoë"
+    assert parsed.attachments[0].filename == "résumé.pdf"
+
+
+def test_strict_address_parsing_refuses_a_display_name_that_looks_like_our_address() -> None:
+    """R-C13: the parsed address is the real one, never the one shown in the display name."""
+    parsed = make_mail("Vraag", "hoi", sender='"ceo@ordevos.nl" <evil@x.example>')
+    assert parsed.from_address == "evil@x.example"
