@@ -80,11 +80,13 @@ def test_smtp_message_becomes_ticket_within_seconds(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            code = process.wait(timeout=20)
+            _, err = process.communicate(timeout=20)  # waits, reads and closes both pipes
         except subprocess.TimeoutExpired:
             process.kill()
+            process.communicate()
             raise
-    stderr = process.stderr.read().decode() if process.stderr else ""
+    code = process.returncode
+    stderr = err.decode()
     assert code == 0, stderr
     # Logs are structured and carry no personal data (ticket refs and ids only).
     assert "jan@example.nl" not in stderr and "ontevreden" not in stderr and "Klacht over" not in stderr
