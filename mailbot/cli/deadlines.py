@@ -7,6 +7,8 @@ Output names ticket references and counts only.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -57,16 +59,6 @@ def digest(ctx: click.Context, dry_run: bool, send_now: bool, even_if_empty: boo
     zone = ZoneInfo(app.org.timezone)
     click.echo(f"Subject: {rendered.subject}\n")
     click.echo(rendered.text.rstrip())
-    # Sections the digest template does not show yet (issue 5), printed here for the terminal.
-    click.echo("\nOpened since the last digest:")
-    for row in content["opened"] or [{"ref": "-", "category": "none"}]:
-        click.echo(f"- {row['ref']}  {row['category']}")
-    click.echo("Open GDPR requests (legal end date / unpaused):")
-    for row in content["gdpr_open"]:
-        click.echo(f"- {row['ref']}  {row['category']}  {row['due']} / {row['unpaused_due']}")
-    if not content["gdpr_open"]:
-        click.echo("- none")
-    click.echo(f"Quarantined messages: {content['quarantined']}")
     if digest_service.is_empty(content):
         at = app.clock().astimezone(zone)
         click.echo(f"\n(nothing to report at {at:%Y-%m-%d %H:%M}: --send would send nothing)")
@@ -113,3 +105,92 @@ def tickets_extend(ctx: click.Context, ref: str, months: int, reason: str, actor
 
 
 commands = [deadlines, digest]
+
+
+def _decision(ctx: click.Context, action: Callable[[Any, Any], str]) -> None:
+    """Run one decision in a transaction, send what it queued, and report; refusals exit 1."""
+    from mailbot.services.decisions import DecisionRefused
+
+    app = build(ctx)
+    try:
+        with app.database.transaction() as store:
+            line = action(app, store)
+        app.extras["drain_outbox"]()
+    except (DecisionRefused, LookupError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        app.close()
+    click.echo(line)
+
+
+@tickets.command("pause")
+@click.argument("ref")
+@click.option("--actor", default="staff", help="Who sent the identity question.")
+@click.pass_context
+def tickets_pause(ctx: click.Context, ref: str, actor: str) -> None:
+    """The identity question went out: pause the legal clock (R-A7)."""
+    from mailbot.services.decisions import pause_clock
+
+    def action(app: Any, store: Any) -> str:
+        pause_clock(
+            store,
+            ref,
+            app.clock(),
+            calendar=app.extras["work_calendar"],
+            policy=app.extras["deadline_policy"],
+            actor=actor,
+        )
+        return f"{ref.upper()}: legal clock paused"
+
+    _decision(ctx, action)
+
+
+@tickets.command("resume")
+@click.argument("ref")
+@click.option("--actor", default="staff")
+@click.pass_context
+def tickets_resume(ctx: click.Context, ref: str, actor: str) -> None:
+    """The identity is settled: the legal clock runs again; shows the adjusted and unadjusted dates."""
+    from mailbot.services.decisions import resume_clock
+
+    def action(app: Any, store: Any) -> str:
+        due = resume_clock(
+            store,
+            ref,
+            app.clock(),
+            calendar=app.extras["work_calendar"],
+            policy=app.extras["deadline_policy"],
+            actor=actor,
+        )
+        zone = ZoneInfo(app.org.timezone)
+        adjusted = due.legal_due.astimezone(zone).date() if due.legal_due else "-"
+        unadjusted = due.legal_due_unpaused.astimezone(zone).date() if due.legal_due_unpaused else "-"
+        return f"{ref.upper()}: legal deadline {adjusted} (without the pause: {unadjusted})"
+
+    _decision(ctx, action)
+
+
+@tickets.command("refuse")
+@click.argument("ref")
+@click.option("--reason", "reasons", multiple=True, required=True, help="A reason the requester is given.")
+@click.option("--partial", is_flag=True, help="Part of the request is honoured, part refused.")
+@click.option("--actor", required=True, help="Who decided: a refusal is always a human decision (R-A8).")
+@click.pass_context
+def tickets_refuse(ctx: click.Context, ref: str, reasons: tuple[str, ...], partial: bool, actor: str) -> None:
+    """Refuse a GDPR request (or part of it) with reasons; the letter names the requester's remedies."""
+    from mailbot.services.decisions import refuse_request
+
+    def action(app: Any, store: Any) -> str:
+        refuse_request(
+            store,
+            ref,
+            reasons,
+            app.clock(),
+            partial=partial,
+            renderer=app.extras["renderer"],
+            policy=app.extras["outbox_policy"],
+            actor=actor,
+        )
+        return f"{ref.upper()}: {'partial ' if partial else ''}refusal sent with {len(reasons)} reason(s)"
+
+    _decision(ctx, action)

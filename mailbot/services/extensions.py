@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from mailbot.adapters.db.models import Extension as ExtensionRow
-from mailbot.adapters.db.models import Outbox
 from mailbot.adapters.db.models import Pause as PauseRow
 from mailbot.adapters.db.store import Store
 from mailbot.domain.calendar import WorkCalendar
@@ -36,7 +35,14 @@ from mailbot.domain.deadlines import (
 from mailbot.domain.model import GDPR_CATEGORIES, Category
 from mailbot.mail.compose import AUTO_GENERATED
 from mailbot.services.deadlines import CLOSED_STATUSES
-from mailbot.services.outbox import OutboxPolicy, Renderer, customer_mail, enqueue, ticket_context
+from mailbot.services.outbox import (
+    OutboxPolicy,
+    Renderer,
+    acknowledgement_id,
+    customer_mail,
+    enqueue,
+    ticket_context,
+)
 
 __all__ = ["ExtensionRefused", "ExtensionResult", "extend_ticket"]
 
@@ -133,11 +139,7 @@ def extend_ticket(
         "new_due": due.legal_due.astimezone(zone).date(),
     }
     rendered = renderer.render("extension_notice", ticket.language, context)
-    ack_id = store.session.scalar(
-        select(Outbox.message_id)
-        .where(Outbox.ticket_id == ticket.id, Outbox.purpose == "acknowledgement")
-        .limit(1)
-    )
+    ack_id = acknowledgement_id(store, ticket)
     mail = customer_mail(
         policy,
         ticket,

@@ -179,6 +179,15 @@ def customer_mail(
     )
 
 
+def acknowledgement_id(store: Store, ticket: Ticket) -> str | None:
+    """Our acknowledgement's Message-ID, so later letters on the ticket thread under it (R-C10)."""
+    return store.session.scalar(
+        select(Outbox.message_id)
+        .where(Outbox.ticket_id == ticket.id, Outbox.purpose == "acknowledgement")
+        .limit(1)
+    )
+
+
 def ticket_context(ticket: Ticket, customer_name: str, subject: str, org: Organisation) -> dict[str, Any]:
     from zoneinfo import ZoneInfo
 
