@@ -171,6 +171,7 @@ def quarantine() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def quarantine_list(ctx: click.Context, as_json: bool) -> None:
+    """Quarantined messages with their error and number of attempts."""
     with opened_app(ctx) as app, app.database.transaction() as store:
         rows = [
             {

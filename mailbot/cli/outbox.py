@@ -14,6 +14,7 @@ from mailbot.cli.common import build
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def send(ctx: click.Context, once: bool, as_json: bool) -> None:
+    """Send everything due in the outbox now (mailbot run does this every few seconds)."""
     from mailbot.services.outbox import drain
 
     app = build(ctx)

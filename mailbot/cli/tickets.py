@@ -46,6 +46,7 @@ def tickets() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def tickets_list(ctx: click.Context, status: str | None, as_json: bool) -> None:
+    """Tickets with their category, status and due dates, oldest first."""
     with opened_app(ctx) as app, app.database.transaction() as store:
         zone = ZoneInfo(app.org.timezone)
         rows = [ticket_summary(store, t, zone) for t in store.tickets(status=status)]
@@ -140,6 +141,7 @@ def messages() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def messages_list(ctx: click.Context, automated: bool, as_json: bool) -> None:
+    """Automated mail (out-of-office, bounces, lists), attached to a ticket or standing alone."""
     with opened_app(ctx) as app, app.database.transaction() as store:
         zone = ZoneInfo(app.org.timezone)
         rows = []
