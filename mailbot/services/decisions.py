@@ -23,16 +23,8 @@ from mailbot.adapters.db.store import Store
 from mailbot.domain.calendar import WorkCalendar
 from mailbot.domain.deadlines import DeadlinePolicy, Deadlines, Extension, Pause, compute_deadlines
 from mailbot.domain.model import GDPR_CATEGORIES, Category, TicketStatus
-from mailbot.mail.compose import AUTO_GENERATED
 from mailbot.services.deadlines import CLOSED_STATUSES
-from mailbot.services.outbox import (
-    OutboxPolicy,
-    Renderer,
-    acknowledgement_id,
-    customer_mail,
-    enqueue,
-    ticket_context,
-)
+from mailbot.services.outbox import OutboxPolicy, Renderer, notify_customer, ticket_context
 
 
 class DecisionRefused(ValueError):
@@ -163,25 +155,16 @@ def refuse_request(
         raise DecisionRefused("the requester can no longer be told (no address on file)")
     context = ticket_context(ticket, store.customer_name(customer), store.ticket_subject(ticket), policy.org)
     context["refusal"] = {"reasons": reasons, "partial": partial}
-    rendered = renderer.render("refusal", ticket.language, context)
-    ack_id = acknowledgement_id(store, ticket)
-    mail = customer_mail(
-        policy,
-        ticket,
-        address,
-        rendered,
-        now,
-        auto_submitted=AUTO_GENERATED,
-        in_reply_to=ack_id,
-        references=(ack_id,) if ack_id else (),
-    )
-    outbox = enqueue(
+    outbox = notify_customer(
         store,
-        mail=mail,
-        purpose="refusal",
-        now=now,
+        renderer,
+        policy,
         ticket=ticket,
         customer=customer,
+        address=address,
+        purpose="refusal",
+        context=context,
+        now=now,
         dedupe_key=f"refusal:{ticket.id}",
     )
     ticket.answered_at = now

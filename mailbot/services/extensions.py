@@ -33,16 +33,8 @@ from mailbot.domain.deadlines import (
     extend,
 )
 from mailbot.domain.model import GDPR_CATEGORIES, Category
-from mailbot.mail.compose import AUTO_GENERATED
 from mailbot.services.deadlines import CLOSED_STATUSES
-from mailbot.services.outbox import (
-    OutboxPolicy,
-    Renderer,
-    acknowledgement_id,
-    customer_mail,
-    enqueue,
-    ticket_context,
-)
+from mailbot.services.outbox import OutboxPolicy, Renderer, notify_customer, ticket_context
 
 __all__ = ["ExtensionRefused", "ExtensionResult", "extend_ticket"]
 
@@ -138,25 +130,16 @@ def extend_ticket(
         "original_due": original.astimezone(zone).date(),
         "new_due": due.legal_due.astimezone(zone).date(),
     }
-    rendered = renderer.render("extension_notice", ticket.language, context)
-    ack_id = acknowledgement_id(store, ticket)
-    mail = customer_mail(
-        policy,
-        ticket,
-        address,
-        rendered,
-        now,
-        auto_submitted=AUTO_GENERATED,
-        in_reply_to=ack_id,
-        references=(ack_id,) if ack_id else (),
-    )
-    outbox = enqueue(
+    outbox = notify_customer(
         store,
-        mail=mail,
-        purpose="extension_notice",
-        now=now,
+        renderer,
+        policy,
         ticket=ticket,
         customer=customer,
+        address=address,
+        purpose="extension_notice",
+        context=context,
+        now=now,
         dedupe_key=f"extension:{ticket.id}:{len(rows) + 1}",
     )
     total = sum(e.months for e in existing) + months

@@ -188,6 +188,39 @@ def acknowledgement_id(store: Store, ticket: Ticket) -> str | None:
     )
 
 
+def notify_customer(
+    store: Store,
+    renderer: Renderer,
+    policy: OutboxPolicy,
+    *,
+    ticket: Ticket,
+    customer: Customer,
+    address: str,
+    purpose: str,
+    context: Mapping[str, Any],
+    now: datetime,
+    dedupe_key: str,
+) -> Outbox:
+    """A templated letter about a staff decision (extension, refusal), threaded under our
+    acknowledgement. ``auto-generated``: mailbot writes it from a template on a human decision,
+    and the mark keeps the requester's autoresponders from answering it (RFC 3834)."""
+    rendered = renderer.render(purpose, ticket.language, context)
+    ack_id = acknowledgement_id(store, ticket)
+    mail = customer_mail(
+        policy,
+        ticket,
+        address,
+        rendered,
+        now,
+        auto_submitted=AUTO_GENERATED,
+        in_reply_to=ack_id,
+        references=(ack_id,) if ack_id else (),
+    )
+    return enqueue(
+        store, mail=mail, purpose=purpose, now=now, ticket=ticket, customer=customer, dedupe_key=dedupe_key
+    )
+
+
 def ticket_context(ticket: Ticket, customer_name: str, subject: str, org: Organisation) -> dict[str, Any]:
     from zoneinfo import ZoneInfo
 
