@@ -220,39 +220,49 @@ def _raw_text(value: str) -> str:
             return raw.decode("cp1252", "replace")
 
 
-def _headers(msg: Message) -> dict[str, tuple[str, ...]]:
-    out: dict[str, list[str]] = {}
+_RawHeaders = dict[str, list[str]]
+
+
+def _raw_headers(msg: Message) -> _RawHeaders:
+    """Lower-case name → raw values, read once per message.
+
+    raw_items(), not get(): compat32 would wrap 8-bit values in a Header that reads them as
+    unknown-8bit; the raw text is decoded here as UTF-8, else windows-1252 (RFC 6532).
+    """
+    out: _RawHeaders = {}
     for name, value in msg.raw_items():
-        value = str(value)
-        if "=?" not in value and value.isascii():
-            decoded = _unfold(value[:_HEADER_LIMIT])  # the common case, without the decoder
-        else:
-            decoded = decode_header_value(_raw_text(value))
-        out.setdefault(name.lower(), []).append(decoded)
-    return {k: tuple(v) for k, v in out.items()}
+        out.setdefault(name.lower(), []).append(_raw_text(str(value)))
+    return out
 
 
-def _raw_header(msg: Message, name: str) -> list[str]:
-    # raw_items(): compat32 would wrap 8-bit values in a Header that reads them as unknown-8bit.
-    wanted = name.lower()
-    return [_raw_text(str(v)) for k, v in msg.raw_items() if k.lower() == wanted]
+def _headers(raw: _RawHeaders) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for name, values in raw.items():
+        decoded = []
+        for value in values:
+            if "=?" not in value and value.isascii():
+                decoded.append(_unfold(value[:_HEADER_LIMIT]))  # the common case, without the decoder
+            else:
+                decoded.append(decode_header_value(value))
+        out[name] = tuple(decoded)
+    return out
 
 
-def _raw_get(msg: Message, name: str) -> str | None:
-    values = _raw_header(msg, name)
+def _first(raw: _RawHeaders, name: str) -> str | None:
+    values = raw.get(name)
     return values[0] if values else None
 
 
-def _single_address(msg: Message, name: str) -> tuple[str | None, str]:
-    pairs = strict_addresses(_raw_header(msg, name))
+def _single_address(raw: _RawHeaders, name: str) -> tuple[str | None, str]:
+    pairs = strict_addresses(raw.get(name, []))
     if len(pairs) != 1:
         return None, ""
     display, addr = pairs[0]
     return addr, decode_header_value(display)
 
 
-def _date(msg: Message) -> datetime | None:
-    value = _raw_get(msg, "Date")
+def _date(raw: _RawHeaders) -> datetime | None:
+    value = _first(raw, "date")
     if not value:
         return None
     try:
@@ -261,8 +271,8 @@ def _date(msg: Message) -> datetime | None:
         return None
 
 
-def _return_path(msg: Message) -> str | None:
-    value = _raw_get(msg, "Return-Path")
+def _return_path(raw: _RawHeaders) -> str | None:
+    value = _first(raw, "return-path")
     if value is None:
         return None
     value = str(value).strip()
@@ -410,30 +420,31 @@ def parse_message(raw: bytes) -> ParsedMail:
         if not text.strip() and body.inner_htmls:
             text = html_to_text("\n".join(body.inner_htmls))
 
-    from_address, from_name = _single_address(msg, "From")
-    if from_address is None and _raw_get(msg, "From"):
+    raw_headers = _raw_headers(msg)
+    from_address, from_name = _single_address(raw_headers, "from")
+    if from_address is None and _first(raw_headers, "from"):
         defects.append("StrictFromParseFailed")
-    reply_to, _ = _single_address(msg, "Reply-To")
+    reply_to, _ = _single_address(raw_headers, "reply-to")
     content_type = msg.get_content_type()
     report_type = msg.get_param("report-type") if content_type == "multipart/report" else None
 
     return ParsedMail(
-        message_id=(_message_ids(_raw_get(msg, "Message-ID")) or (None,))[0],
-        in_reply_to=_message_ids(_raw_get(msg, "In-Reply-To")),
-        references=_message_ids(" ".join(_raw_header(msg, "References"))),
+        message_id=(_message_ids(_first(raw_headers, "message-id")) or (None,))[0],
+        in_reply_to=_message_ids(_first(raw_headers, "in-reply-to")),
+        references=_message_ids(" ".join(raw_headers.get("references", []))),
         from_address=from_address,
         from_name=from_name,
         reply_to=reply_to,
-        to=tuple(a for _, a in strict_addresses(_raw_header(msg, "To"))),
-        cc=tuple(a for _, a in strict_addresses(_raw_header(msg, "Cc"))),
-        subject=decode_header_value(_raw_get(msg, "Subject") or ""),
-        date=_date(msg),
+        to=tuple(a for _, a in strict_addresses(raw_headers.get("to", []))),
+        cc=tuple(a for _, a in strict_addresses(raw_headers.get("cc", []))),
+        subject=decode_header_value(_first(raw_headers, "subject") or ""),
+        date=_date(raw_headers),
         text=text,
         html=html,
         attachments=tuple(body.attachments),
-        headers=_headers(msg),
+        headers=_headers(raw_headers),
         content_type=content_type,
         report_type=str(report_type).lower() if isinstance(report_type, str) else None,
-        return_path=_return_path(msg),
+        return_path=_return_path(raw_headers),
         defects=tuple(defects),
     )
