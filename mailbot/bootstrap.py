@@ -206,15 +206,17 @@ def build_app(
     classifier: Callable[[Any], Any] | None = None,
     mailer: Any = None,
 ) -> App:
+    org = organisation_of(settings)
+    # The rules first: a broken rules file must stop start-up before anything is created.
+    classify = classifier or content_classifier(settings, org)
     keyring = keyring_of(settings)
     engine = make_engine(settings.storage.database_url)
     if migrate:
         upgrade(engine)
     database = Database(make_session_factory(engine), Vault(keyring))
-    org = organisation_of(settings)
     processor = Processor(
         org=org,
-        classify=classifier or content_classifier(settings, org),
+        classify=classify,
         deadlines=deadline_calculator(settings),
         max_attempts=settings.processing.max_attempts,
     )
