@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from mailbot.adapters.db.models import Customer, Message, Ticket
 from mailbot.adapters.db.store import Database, Store, StoredRaw
@@ -200,7 +201,7 @@ def _handle(store: Store, processor: Processor, raw: StoredRaw, now: datetime) -
 
     if customer is None:
         customer = store.find_or_create_customer(UNKNOWN_SENDER, None, now)
-        classification = _with_triage(classification)
+        classification = replace(classification, triage=True)  # R-C13: unreadable sender
     ticket = _open_ticket(store, processor, customer, raw, parsed, classification, now)
     message = _record(store, ticket, customer, raw, parsed, classification, now, kind="customer")
     opened = OpenedTicket(store, ticket, customer, parsed, classification, message, sender, now)
@@ -233,12 +234,6 @@ def _mark_bounced(store: Store, raw: StoredRaw, parsed: ParsedMail, now: datetim
             "mail.bounced", now, ticket_id=row.ticket_id, outbox_id=row.id, purpose=row.purpose, raw_id=raw.id
         )
     return [row.ticket_id for row in rows]
-
-
-def _with_triage(c: Classification) -> Classification:
-    from dataclasses import replace
-
-    return replace(c, triage=True)
 
 
 def _linked_ticket(
@@ -277,7 +272,7 @@ def _open_ticket(
     now: datetime,
 ) -> Ticket:
     category = c.category if c.category not in (Category.REPLY, Category.AUTOMATED) else Category.OTHER
-    local_year = raw.received_at.astimezone(_zone(processor.org.timezone)).year
+    local_year = raw.received_at.astimezone(ZoneInfo(processor.org.timezone)).year
     dues = processor.deadlines(category, raw.received_at)
     ticket = Ticket(
         ref=store.next_ticket_ref(processor.org.ticket_prefix, local_year),
@@ -357,9 +352,3 @@ def _record(
     for attachment in parsed.attachments:
         store.add_attachment(message, attachment.filename, attachment.content_type, attachment.content)
     return message
-
-
-def _zone(name: str) -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(name)

@@ -239,3 +239,19 @@ def test_staff_reclassify_moves_deadlines_and_is_audited(app: App) -> None:
     assert ("ticket.reclassified", "anna", {"previous": "other", "category": "erasure"}) in events
     with app.database.transaction() as store, pytest.raises(ValueError):
         reclassify(store, ref, Category.REPLY, app.processor.deadlines, app.clock())
+
+
+def test_unreadable_sender_still_gets_a_ticket_for_triage(app: App) -> None:
+    """R-C13 / case 35: a From that does not parse strictly is never guessed at: ticket, triage, no ack."""
+    raw = make_mail(subject="Vraag").replace(
+        b"From: Jan Jansen <jan.jansen@example.nl>", b"From: jan@example.nl <jan@@broken>"
+    )
+    source = MemorySource()
+    source.add(raw, RECEIVED)
+    summary = one_pass(app, source)
+    assert summary.tickets_opened == 1
+    [ticket] = tickets(app)
+    assert ticket.triage is True
+    with app.database.transaction() as store:
+        kinds = {e.kind: e.detail for e in store.audit_events(ticket.id)}
+    assert kinds["ack.skipped"]["reason"] == "no-sender"
