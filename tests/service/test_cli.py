@@ -82,11 +82,15 @@ def test_check_config_connect_reports_each_service(env: dict[str, str]) -> None:
     assert result.exit_code == 1 and "imap: FAILED" in result.output
 
 
-def test_broken_rules_file_is_refused_at_start_with_file_and_line(env: dict[str, str], tmp_path: Path) -> None:
+def test_broken_rules_file_is_refused_at_start_with_file_and_line(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     """Issue 3: a rules file the company broke stops start-up with the file, line and reason."""
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "10-broken.toml").write_text('[[rule]]\nid = "x"\ncategory = "complaint"\nany = [\n', encoding="utf-8")
+    (rules / "10-broken.toml").write_text(
+        '[[rule]]\nid = "x"\ncategory = "complaint"\nany = [\n', encoding="utf-8"
+    )
     result = CliRunner().invoke(main, ["fetch", "--once"], env={**env, "MAILBOT_RULES__DIR": str(rules)})
     assert result.exit_code == 2
     assert "10-broken.toml:4: not valid TOML" in result.output
