@@ -217,6 +217,9 @@ class RuleSet:
     # message cannot fire, which lets most rules be skipped with one set operation
     first_terms: dict[str, frozenset[int]] = field(default_factory=dict)
     _order: dict[str, int] = field(default_factory=dict)
+    _plans: dict[bool, tuple[tuple[Rule, ...], _Plan]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def compile_pattern(self, source: str) -> Pattern:
         """``"verwijder* .. gegevens"`` → term ids and gaps (raises RuleDefinitionError)."""
@@ -272,6 +275,21 @@ class RuleSet:
         if source:
             self.sources[rule.id] = source
 
+    def plan(self, automated: bool) -> _Plan:
+        """The evaluation plan of the automated (True) or content (False) rules, built once.
+
+        Rebuilt whenever ``rules`` no longer holds the same rule objects in the same order (the
+        check is one tuple comparison by identity), so editing ``rules`` directly stays correct.
+        """
+        current = tuple(self.rules)
+        cached = self._plans.get(automated)
+        if cached is not None and cached[0] == current:
+            return cached[1]
+        rules = self.automated_rules if automated else self.content_rules
+        plan = _Plan.build(rules, self.first_terms)
+        self._plans[automated] = (current, plan)
+        return plan
+
     @property
     def automated_rules(self) -> list[Rule]:
         return [r for r in self.rules if r.category is Category.AUTOMATED]
@@ -285,43 +303,102 @@ class RuleSet:
         return self._order[rule.id]
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """Rules in file order, indexed by anchor term so that rules which cannot fire are never visited.
+
+    A rule with ``any`` patterns and no regex or header trigger cannot fire unless one of its
+    anchors occurs in its fields (the first check of :func:`_evaluate`). Most rules fail that
+    check on most mail; instead of asking each rule in turn, the anchors present in each field
+    combination are intersected once with the anchors of all rules reading those fields. Rules
+    that survive are evaluated exactly as before, in file order, so the hits are the same.
+    """
+
+    rules: tuple[Rule, ...]
+    first_terms: tuple[frozenset[int], ...]
+    always: tuple[int, ...]  # rules with no anchor gate (regex, headers, or ``all`` only)
+    # per field combination: all anchors of gated rules reading it, and anchor → those rules
+    groups: tuple[tuple[tuple[str, ...], frozenset[int], dict[int, tuple[int, ...]]], ...]
+
+    @classmethod
+    def build(cls, rules: Sequence[Rule], first_terms: dict[str, frozenset[int]]) -> _Plan:
+        terms = tuple(first_terms[r.id] for r in rules)
+        always: list[int] = []
+        by_fields: dict[tuple[str, ...], dict[int, list[int]]] = {}
+        for i, rule in enumerate(rules):
+            if rule.any and not rule.regex and not rule.headers:
+                group = by_fields.setdefault(rule.fields, {})
+                for tid in terms[i]:
+                    group.setdefault(tid, []).append(i)
+            else:
+                always.append(i)
+        groups = tuple(
+            (names, frozenset(group), {tid: tuple(ids) for tid, ids in group.items()})
+            for names, group in by_fields.items()
+        )
+        return cls(tuple(rules), terms, tuple(always), groups)
+
+    def candidates(self, msg: _Message) -> list[int]:
+        """Positions (file order) of the rules that can fire on this message."""
+        found = set(self.always)
+        for names, anchors, rules_of in self.groups:
+            common = anchors & msg.present(names)
+            for tid in common:
+                found.update(rules_of[tid])
+        return sorted(found)
+
+
 class _Field:
     """One text field tokenised: the words, and for each term id the positions where it occurs."""
 
-    __slots__ = ("positions", "present", "text", "words")
+    __slots__ = ("_hits", "_positions", "present", "text", "words")
 
     def __init__(self, text: str, index: TermIndex) -> None:
         self.text = text
         self.words = _WORD.findall(text)
-        positions: dict[int, list[int]] = {}
         match_word = index.match_word
         cached = index.cache.get
         hits = {}
+        present: set[int] = set()
         for w in set(self.words):
             ids = cached(w)
             if ids is None:
                 ids = match_word(w)
             if ids:
                 hits[w] = ids
-        if hits:
-            for pos, word in enumerate(self.words):
-                ids = hits.get(word)
-                if ids:
-                    for tid in ids:
-                        positions.setdefault(tid, []).append(pos)
-        self.positions = positions
-        self.present = positions.keys()
+                present.update(ids)
+        self._hits = hits
+        # positions are only needed for the few patterns whose anchor occurs: built on first use
+        self._positions: dict[int, list[int]] | None = None
+        self.present = present
+
+    @property
+    def positions(self) -> dict[int, list[int]]:
+        """For each term id, the word positions where it occurs."""
+        positions = self._positions
+        if positions is None:
+            positions = {}
+            hits = self._hits
+            if hits:
+                for pos, word in enumerate(self.words):
+                    ids = hits.get(word)
+                    if ids:
+                        for tid in ids:
+                            positions.setdefault(tid, []).append(pos)
+            self._positions = positions
+        return positions
 
     def find(self, pattern: Pattern) -> str | None:
         """The matched words (evidence) of the first occurrence of the pattern, or None."""
-        first = self.positions.get(pattern.terms[0])
+        positions = self.positions
+        first = positions.get(pattern.terms[0])
         if not first:
             return None
         if len(pattern.terms) == 1:
             return self.words[first[0]]
         rest = []
         for tid in pattern.terms[1:]:
-            found = self.positions.get(tid)
+            found = positions.get(tid)
             if not found:
                 return None
             rest.append(found)
@@ -477,15 +554,28 @@ def evaluate_rules(msg: _Message, rules: Iterable[Rule], ruleset: RuleSet) -> li
     return hits
 
 
+def _evaluate_planned(msg: _Message, plan: _Plan) -> list[RuleHit]:
+    """Same hits as :func:`evaluate_rules` over ``plan.rules``, visiting only rules that can fire."""
+    hits = []
+    rules = plan.rules
+    first_terms = plan.first_terms
+    for i in plan.candidates(msg):
+        rule = rules[i]
+        evidence = _evaluate(msg, rule, first_terms[i])
+        if evidence is not None:
+            hits.append(RuleHit(rule, evidence))
+    return hits
+
+
 def _automated_by_rules(msg: _Message, ruleset: RuleSet) -> list[RuleHit]:
-    hits = evaluate_rules(msg, ruleset.automated_rules, ruleset)
+    hits = _evaluate_planned(msg, ruleset.plan(True))
     total = sum(h.rule.weight for h in hits)
     return hits if total >= ruleset.thresholds.automated_min else []
 
 
 def _decide_content(msg: _Message, ruleset: RuleSet) -> Classification:
     t = ruleset.thresholds
-    hits = evaluate_rules(msg, ruleset.content_rules, ruleset)
+    hits = _evaluate_planned(msg, ruleset.plan(False))
     scores: dict[Category, float] = {}
     by_category: dict[Category, list[RuleHit]] = {}
     for hit in hits:

@@ -30,17 +30,20 @@ def html_to_text(html: str) -> str:
     """Render HTML as text; broken markup yields what can be salvaged, never an exception."""
     if not html:
         return ""
-    text = _COMMENT.sub(" ", html)
+    # passes for constructs that cannot be there are skipped (both need a literal "<!--" / "</t")
+    text = _COMMENT.sub(" ", html) if "<!--" in html else html
     text = _DROP.sub(" ", text)
     text = _QUOTE_OPEN.sub(f"\n{_OPEN}\n", text)
     text = _QUOTE_CLOSE.sub(f"\n{_CLOSE}\n", text)
     text = _BREAK.sub("\n", text)
-    text = _CELL.sub(" ", text)
+    if "</t" in text or "</T" in text:
+        text = _CELL.sub(" ", text)
     text = _TAG.sub("", text)
     text = _html.unescape(text.replace(_OPEN + _OPEN, _OPEN))
     if _OPEN in text:
         text = _mark_quotes(text)
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    # one substitution over the whole text, not one per line: _SPACES never matches a newline
+    lines = [line.strip() for line in _SPACES.sub(" ", text).split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
 
 

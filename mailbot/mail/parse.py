@@ -223,29 +223,40 @@ def _raw_text(value: str) -> str:
 _RawHeaders = dict[str, list[str]]
 
 
-def _raw_headers(msg: Message) -> _RawHeaders:
-    """Lower-case name → raw values, read once per message.
+def _read_headers(msg: Message) -> tuple[_RawHeaders, dict[str, tuple[str, ...]]]:
+    """Lower-case name → raw values, and the same decoded (``ParsedMail.headers``), in one pass.
 
     raw_items(), not get(): compat32 would wrap 8-bit values in a Header that reads them as
-    unknown-8bit; the raw text is decoded here as UTF-8, else windows-1252 (RFC 6532).
+    unknown-8bit; the raw text is decoded here as UTF-8, else windows-1252 (RFC 6532). One pass
+    over the header list, because a message carries a dozen or more headers and both views of
+    every one are needed; pure-ASCII values (nearly all) skip the 8-bit and RFC 2047 decoders.
     """
-    out: _RawHeaders = {}
+    raw: _RawHeaders = {}
+    decoded: dict[str, list[str]] = {}
     for name, value in msg.raw_items():
-        out.setdefault(name.lower(), []).append(_raw_text(str(value)))
-    return out
-
-
-def _headers(raw: _RawHeaders) -> dict[str, tuple[str, ...]]:
-    out: dict[str, tuple[str, ...]] = {}
-    for name, values in raw.items():
-        decoded = []
-        for value in values:
-            if "=?" not in value and value.isascii():
-                decoded.append(_unfold(value[:_HEADER_LIMIT]))  # the common case, without the decoder
+        value = str(value)
+        if value.isascii():
+            # _raw_text would return it unchanged; without "=?" the RFC 2047 decoder would too
+            text = value
+            if "=?" in value:
+                dec = decode_header_value(value)
             else:
-                decoded.append(decode_header_value(value))
-        out[name] = tuple(decoded)
-    return out
+                dec = value[:_HEADER_LIMIT]
+                if "\n" in dec or "\r" in dec:
+                    dec = _FOLD.sub(" ", dec)
+                dec = dec.strip()
+        else:
+            text = _raw_text(value)
+            dec = decode_header_value(text)
+        key = name.lower()
+        values = raw.get(key)
+        if values is None:
+            raw[key] = [text]
+            decoded[key] = [dec]
+        else:
+            values.append(text)
+            decoded[key].append(dec)
+    return raw, {name: tuple(values) for name, values in decoded.items()}
 
 
 def _first(raw: _RawHeaders, name: str) -> str | None:
@@ -308,14 +319,35 @@ def _payload_bytes(part: Message) -> bytes:
     return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
 
 
+def _may_have_filename(part: Message) -> bool:
+    """False when ``get_filename()`` is bound to return None, checked without the parameter parser.
+
+    get_filename() reads the ``filename`` parameter of Content-Disposition, else the ``name``
+    parameter of Content-Type; a parameter name is a piece of its header's text, so if neither
+    header contains "name" (in any case) there is none. Headers with a '*' (RFC 2231 parameters,
+    which the stdlib parser can raise on) still go to get_filename(), so a broken header fails
+    exactly as before. Most text parts have neither, and the stdlib parameter parser is the
+    costliest step of walking them.
+    """
+    for header in ("content-disposition", "content-type"):
+        value = part.get(header)
+        if value is not None:
+            value = str(value).lower()
+            if "name" in value or "*" in value:
+                return True
+    return False
+
+
 def _is_attachment(part: Message) -> bool:
     disposition = (part.get("Content-Disposition") or "").split(";", 1)[0].strip().lower()
     if disposition == "attachment":
         return True
-    return disposition != "inline" and bool(part.get_filename())
+    return disposition != "inline" and _may_have_filename(part) and bool(part.get_filename())
 
 
 def _filename(part: Message) -> str:
+    if not _may_have_filename(part):
+        return "attachment"
     try:
         name = part.get_filename()
     except Exception:  # broken RFC 2231 parameters
@@ -349,19 +381,30 @@ def _embedded_bytes(part: Message) -> bytes:
         return str(message).encode("utf-8", "replace")
 
 
-def _walk(part: Message, body: _Body, defects: list[str], *, root: bool, inner: bool, depth: int) -> None:
+def _walk(
+    part: Message,
+    body: _Body,
+    defects: list[str],
+    *,
+    root: bool,
+    inner: bool,
+    depth: int,
+    ctype: str | None = None,
+) -> None:
     """Collect text, HTML and attachments depth-first.
 
     Embedded ``message/*`` parts (a bounce's returned original, a forwarded attachment) are kept
     apart: they are not what the sender wrote now, and a bounce quoting our "Klacht" ack must not
     read as a complaint. The caller falls back to them only when the message has no text at all.
+    ``ctype`` is the part's content type when the caller already has it (the root's).
     """
     body.parts += 1
     if depth > _MAX_DEPTH or body.parts > _MAX_PARTS:
         if "MimeTooDeep" not in defects:
             defects.append("MimeTooDeep")
         return
-    ctype = part.get_content_type()
+    if ctype is None:
+        ctype = part.get_content_type()
     payload = part.get_payload()
     if part.is_multipart() and isinstance(payload, list):
         if ctype.startswith("message/") and not inner:
@@ -394,20 +437,22 @@ def parse_message(raw: bytes) -> ParsedMail:
     """Parse one message. Raises UnparseableMail only for input that has no headers at all."""
     if not isinstance(raw, bytes | bytearray):
         raise UnparseableMail("raw message must be bytes")
-    if not raw.strip():
+    if not raw or raw.isspace():  # what ``not raw.strip()`` tests, without copying the message
         raise UnparseableMail("empty message")
     raw = _trim_leading_noise(bytes(raw))
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     except Exception as exc:  # the stdlib parser is lenient, but guard the one place it might not be
         raise UnparseableMail(f"email parser failed: {type(exc).__name__}") from exc
-    if not msg.keys():
+    raw_headers, headers = _read_headers(msg)
+    if not raw_headers:
         raise UnparseableMail("no headers found")
     defects = [type(d).__name__ for d in msg.defects]
+    content_type = msg.get_content_type()
 
     body = _Body()
     try:
-        _walk(msg, body, defects, root=True, inner=False, depth=0)
+        _walk(msg, body, defects, root=True, inner=False, depth=0, ctype=content_type)
     except Exception as exc:  # pathological MIME: keep the headers, record why the body is missing
         defects.append(f"mime:{type(exc).__name__}")
         body = _Body()
@@ -420,12 +465,10 @@ def parse_message(raw: bytes) -> ParsedMail:
         if not text.strip() and body.inner_htmls:
             text = html_to_text("\n".join(body.inner_htmls))
 
-    raw_headers = _raw_headers(msg)
     from_address, from_name = _single_address(raw_headers, "from")
     if from_address is None and _first(raw_headers, "from"):
         defects.append("StrictFromParseFailed")
     reply_to, _ = _single_address(raw_headers, "reply-to")
-    content_type = msg.get_content_type()
     report_type = msg.get_param("report-type") if content_type == "multipart/report" else None
 
     return ParsedMail(
@@ -442,7 +485,7 @@ def parse_message(raw: bytes) -> ParsedMail:
         text=text,
         html=html,
         attachments=tuple(body.attachments),
-        headers=_headers(raw_headers),
+        headers=headers,
         content_type=content_type,
         report_type=str(report_type).lower() if isinstance(report_type, str) else None,
         return_path=_return_path(raw_headers),

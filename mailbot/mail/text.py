@@ -115,6 +115,9 @@ def _is_outlook_header_block(lines: list[str], i: int) -> bool:
     return seen >= 1
 
 
+_ATTRIBUTION_START = re.compile(r"^\s*(?:op|on|am|le)\b", re.IGNORECASE)
+
+
 def _is_attribution(lines: list[str], i: int) -> bool:
     line = lines[i]
     if len(line) > 400:
@@ -122,7 +125,7 @@ def _is_attribution(lines: list[str], i: int) -> bool:
     if _ATTRIBUTION.match(line):
         return True
     # Clients wrap long attribution lines: "Op di 3 feb 2026 om 07:30 schreef X <\nx@y>:"
-    if i + 1 < len(lines) and re.match(r"^\s*(?:op|on|am|le)\b", line, re.IGNORECASE):
+    if i + 1 < len(lines) and _ATTRIBUTION_START.match(line):
         return bool(_ATTRIBUTION.match(line.rstrip() + " " + lines[i + 1].strip()))
     return False
 
