@@ -41,12 +41,13 @@ class Runner:
             if interrupt:
                 interrupt()
 
-    def _install_signals(self) -> None:
+    def _install_signals(self) -> dict[int, Any]:
+        """SIGTERM/SIGINT ask for a clean stop; the previous handlers are returned for restoring."""
+
         def handler(signum: int, _frame: FrameType | None) -> None:
             self.stop()
 
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def start_side_services(self) -> None:
         settings = self.app.settings
@@ -92,7 +93,7 @@ class Runner:
         self.stopping.wait(EMBEDDED_POLL_SECONDS)
 
     def run_forever(self) -> None:
-        self._install_signals()
+        previous = self._install_signals()
         self.start_side_services()
         log.info("mailbot running", extra={"sources": [s.name for s in self.sources]})
         try:
@@ -108,4 +109,6 @@ class Runner:
             for source in self.sources:
                 source.close()
             self.app.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             log.info("mailbot stopped")
