@@ -87,6 +87,29 @@ def deadline_policy_of(settings: Settings) -> DeadlinePolicy:
     )
 
 
+def ladder_of(settings: Settings) -> dict[str, tuple[Any, ...]]:
+    """The reminder/escalation ladder from configuration (issue 5), in the domain's step form."""
+    from datetime import timedelta
+
+    from mailbot.domain.ladder import make_steps, validate_ladder
+
+    d = settings.deadlines
+    ladder = {
+        "first_response": make_steps(
+            "first_response",
+            [timedelta(hours=h) for h in d.reminder_hours_before],
+            [timedelta(hours=h) for h in d.escalation_hours_after],
+        ),
+        "legal": make_steps(
+            "legal",
+            [timedelta(days=n) for n in d.legal_reminder_days_before],
+            [timedelta(days=n) for n in d.legal_escalation_days_after],
+        ),
+    }
+    validate_ladder(ladder)
+    return ladder
+
+
 def deadline_calculator(settings: Settings) -> Callable[[Category, datetime], dict[str, datetime | None]]:
     calendar = work_calendar_of(settings)
     policy = deadline_policy_of(settings)
@@ -255,7 +278,7 @@ def _wire_deadlines(app: App) -> None:
     calendar = work_calendar_of(s)
     deadline_policy = deadline_policy_of(s)
     renderer, policy, mailer = app.extras["renderer"], app.extras["outbox_policy"], app.extras["mailer"]
-    notifier = deadlines.DeadlineNotifier(renderer, policy, s.staff.escalation_address)
+    notifier = deadlines.DeadlineNotifier(renderer, policy, s.staff.escalation_address, ladder=ladder_of(s))
     holder = leases.new_holder()
 
     def has_lease(name: str, ttl: timedelta) -> bool:

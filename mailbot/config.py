@@ -205,7 +205,10 @@ class DeadlineSettings:
     internal_target_working_days: int
     complaint_resolution_weeks: int
     extra_holidays: tuple[date, ...]
-    escalation_hours: tuple[int, ...]
+    reminder_hours_before: tuple[int, ...]
+    escalation_hours_after: tuple[int, ...]
+    legal_reminder_days_before: tuple[int, ...]
+    legal_escalation_days_after: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -504,7 +507,12 @@ _SCHEMA: dict[str, dict[str, _Key]] = {
         "internal_target_working_days": _Key(_integer(1), 20),
         "complaint_resolution_weeks": _Key(_integer(1), 4),
         "extra_holidays": _Key(_list_of(_iso_date), []),
-        "escalation_hours": _Key(_list_of(_integer(1)), [24, 40]),
+        # The reminder/escalation ladder (issue 5): reminders before a due time, escalations at
+        # (0) and after the breach, for the 48-hour first answer and for the GDPR legal term.
+        "reminder_hours_before": _Key(_list_of(_integer(1)), [24, 6]),
+        "escalation_hours_after": _Key(_list_of(_integer(0)), [0, 24]),
+        "legal_reminder_days_before": _Key(_list_of(_integer(1)), [7, 2]),
+        "legal_escalation_days_after": _Key(_list_of(_integer(0)), [0, 1]),
     },
     "rules": {"dir": _Key(_path, "rules")},
     "templates": {"dir": _Key(_path, "templates")},
@@ -722,15 +730,11 @@ def _deadlines(raw: Mapping[str, Any]) -> DeadlineSettings:
             "deadlines.business_day_end",
             f"must be later than business_day_start ({deadlines.business_day_start:%H:%M})",
         )
-    escalations = deadlines.escalation_hours
-    if list(escalations) != sorted(set(escalations)):
-        raise ConfigError("deadlines.escalation_hours", "must be in increasing order without repeats")
-    if escalations and escalations[-1] >= deadlines.first_response_hours:
-        # An escalation at or after the deadline is no longer a warning but a report of failure.
-        raise ConfigError(
-            "deadlines.escalation_hours",
-            f"must all be below first_response_hours ({deadlines.first_response_hours})",
-        )
+    for key in ("reminder_hours_before", "escalation_hours_after", "legal_reminder_days_before",
+                "legal_escalation_days_after"):
+        values = getattr(deadlines, key)
+        if len(set(values)) != len(values):
+            raise ConfigError(f"deadlines.{key}", "must not repeat a value (each step is sent once)")
     return deadlines
 
 

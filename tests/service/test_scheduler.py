@@ -34,3 +34,31 @@ def test_run_job_calls_the_registered_callable(tmp_path: Path, database_url: str
     scheduler.run_job("does-not-exist")
     assert calls == ["ran"]
     app.close()
+
+
+def test_the_ladder_follows_configuration(tmp_path: Path, clock) -> None:
+    """Issue 5: the ladder is configurable; the defaults are the issue's 24 h / 6 h / breach / +24 h."""
+    from mailbot.bootstrap import ladder_of
+    from mailbot.domain.ladder import DEFAULT_LADDER
+    from tests.support.app import make_settings
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    assert ladder_of(make_settings(tmp_path, url)) == dict(DEFAULT_LADDER)
+    custom = ladder_of(
+        make_settings(
+            tmp_path,
+            url,
+            MAILBOT_DEADLINES__REMINDER_HOURS_BEFORE="12",
+            MAILBOT_DEADLINES__ESCALATION_HOURS_AFTER="0",
+        )
+    )
+    assert [s.key for s in custom["first_response"]] == [
+        "first_response:remind-12h",
+        "first_response:escalate",
+    ]
+    app = make_app(
+        tmp_path, url, clock, classifier=keyword_classifier, MAILBOT_DEADLINES__REMINDER_HOURS_BEFORE="12"
+    )
+    first_step = app.extras["deadline_notifier"].ladder["first_response"][0]
+    assert first_step.key == "first_response:remind-12h"
+    app.close()

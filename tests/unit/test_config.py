@@ -102,7 +102,8 @@ def test_defaults_run_without_file_or_mail_server(tmp_path: Path) -> None:
     assert deadlines.internal_target_working_days == 20  # R-A4
     assert deadlines.complaint_resolution_weeks == 4  # R-B2
     assert deadlines.extra_holidays == ()
-    assert deadlines.escalation_hours == (24, 40)  # R-B1
+    assert deadlines.reminder_hours_before == (24, 6)  # issue 5: 24 h and 6 h before
+    assert deadlines.escalation_hours_after == (0, 24)  # at the breach and a day later
     assert settings.rules.dir == tmp_path.resolve() / "rules"
     assert settings.templates.dir == tmp_path.resolve() / "templates"
     assert settings.master_key is None
@@ -196,7 +197,7 @@ business_day_end = "17:30"
 internal_target_working_days = 15
 complaint_resolution_weeks = 6
 extra_holidays = ["2026-05-15", 2026-12-31]
-escalation_hours = [12, 20]
+reminder_hours_before = [12, 2]
 
 [rules]
 dir = "/srv/rules"
@@ -242,7 +243,7 @@ def test_toml_file_sets_every_section(tmp_path: Path) -> None:
     assert (deadlines.first_response_hours, deadlines.internal_target_working_days) == (24, 15)
     assert deadlines.complaint_resolution_weeks == 6
     assert deadlines.extra_holidays == (date(2026, 5, 15), date(2026, 12, 31))  # R-A3: the calendar is data
-    assert deadlines.escalation_hours == (12, 20)
+    assert deadlines.reminder_hours_before == (12, 2)
     assert settings.rules.dir == Path("/srv/rules")
     assert settings.templates.dir == base / "tpl"
 
@@ -284,9 +285,11 @@ def test_environment_wins_over_the_file(tmp_path: Path) -> None:
 
 
 def test_empty_environment_value_unsets_an_optional_key(tmp_path: Path) -> None:
-    settings = load(tmp_path, FULL, {"MAILBOT_SMTP__HOST": "", "MAILBOT_DEADLINES__ESCALATION_HOURS": ""})
+    settings = load(
+        tmp_path, FULL, {"MAILBOT_SMTP__HOST": "", "MAILBOT_DEADLINES__REMINDER_HOURS_BEFORE": ""}
+    )
     assert not settings.smtp.enabled
-    assert settings.deadlines.escalation_hours == ()
+    assert settings.deadlines.reminder_hours_before == ()
 
 
 @pytest.mark.parametrize(
@@ -311,11 +314,11 @@ def test_environment_integers_and_int_lists(tmp_path: Path) -> None:
         env={
             "MAILBOT_PROCESSING__MAX_ATTEMPTS": " 7 ",
             "MAILBOT_DEADLINES__FIRST_RESPONSE_HOURS": "72",
-            "MAILBOT_DEADLINES__ESCALATION_HOURS": "24,48,60",
+            "MAILBOT_DEADLINES__ESCALATION_HOURS_AFTER": "0,24,48",
         },
     )
     assert settings.processing.max_attempts == 7
-    assert settings.deadlines.escalation_hours == (24, 48, 60)
+    assert settings.deadlines.escalation_hours_after == (0, 24, 48)
 
 
 @pytest.mark.parametrize(
@@ -489,18 +492,18 @@ REMOTE_IMAP = '[imap]\nhost = "imap.example.nl"\nusername = "u"\npassword = "p"\
             id="day-order",
         ),
         pytest.param(
-            "[deadlines]\nescalation_hours = [40, 24]\n",
+            "[deadlines]\nreminder_hours_before = [24, 24]\n",
             None,
-            "deadlines.escalation_hours",
-            "increasing",
-            id="escalation-order",
+            "deadlines.reminder_hours_before",
+            "repeat",
+            id="reminder-repeat",
         ),
         pytest.param(
-            "[deadlines]\nescalation_hours = [24, 48]\n",
+            "[deadlines]\nescalation_hours_after = [-1]\n",
             None,
-            "deadlines.escalation_hours",
-            "below",
-            id="escalation-late",
+            "deadlines.escalation_hours_after",
+            "",
+            id="escalation-negative",
         ),
         pytest.param(
             '[storage]\ndatabase_url = "mailbot.db"\n', None, "storage.database_url", "URL", id="url"
