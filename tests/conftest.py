@@ -7,9 +7,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.support.db import postgres_database, truncate_all  # noqa: F401  (fixture)
 from tests.support.smtp_sink import smtp_sink  # noqa: F401  (fixture)
+
+# Property tests check behaviour, not speed: a slow shared CI machine must not fail them by timing.
+settings.register_profile("mailbot", deadline=None)
+settings.load_profile("mailbot")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
