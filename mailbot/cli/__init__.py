@@ -221,6 +221,7 @@ _OPTIONAL = {
     "mailbot.cli.classify": "classify",
     "mailbot.cli.templates": "templates",
     "mailbot.cli.outbox": None,
+    "mailbot.cli.rules": None,
     "mailbot.cli.deadlines": None,
 }
 

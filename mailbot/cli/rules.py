@@ -1,0 +1,87 @@
+"""``mailbot rules check``: the rules load, and every golden case still gets its category.
+
+Golden cases (``rules/golden/*.toml``) are the company's own examples; running them after an edit
+shows at once whether a change broke a decision that used to be right.
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mailbot.domain.model import DUTCH_LABELS, Category, Organisation
+
+
+def case_message(case: dict[str, Any]) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = str(case.get("from", "klant@example.nl"))
+    msg["To"] = "info@ordevos.nl"
+    msg["Subject"] = str(case.get("subject", ""))
+    for name, value in dict(case.get("headers", {})).items():
+        msg[str(name)] = str(value)
+    msg.set_content(str(case.get("body", "")))
+    return msg.as_bytes()
+
+
+def expected_category(value: str) -> Category:
+    return DUTCH_LABELS.get(value) or Category(value)
+
+
+def run_cases(rules_dir: Path) -> tuple[int, list[str]]:
+    """(number of cases, the failures as readable lines)."""
+    from mailbot.adapters.rules_loader import load_ruleset
+    from mailbot.domain.rules import classify
+    from mailbot.mail.parse import parse_message
+
+    ruleset = load_ruleset(rules_dir)
+    org = Organisation()
+    total, failures = 0, []
+    for file in sorted((rules_dir / "golden").glob("*.toml")):
+        for number, case in enumerate(tomllib.loads(file.read_text(encoding="utf-8")).get("case", []), 1):
+            total += 1
+            result = classify(parse_message(case_message(case)), ruleset, org)
+            want = expected_category(str(case["expect"]))
+            triage_ok = "triage" not in case or bool(case["triage"]) == result.triage
+            if result.category is not want or not triage_ok:
+                failures.append(
+                    f"{file.name} case {number} ({case.get('subject', '')!r}): expected "
+                    f"{want.value}, got {result.category.value} (rule {result.rule})"
+                )
+    return total, failures
+
+
+@click.group()
+def rules() -> None:
+    """Check the classification rules the company edits."""
+
+
+@rules.command("check")
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("rules"),
+    show_default=True,
+)
+def check(rules_dir: Path) -> None:
+    """Load the rules (file, line and reason on any error) and run the golden cases."""
+    from mailbot.adapters.rules_loader import RulesError
+
+    try:
+        total, failures = run_cases(rules_dir)
+    except RulesError as exc:
+        click.echo(f"rules refused: {exc}")
+        sys.exit(2)
+    for line in failures:
+        click.echo(f"FAILED {line}")
+    click.echo(f"{total - len(failures)} of {total} golden cases right")
+    if failures:
+        sys.exit(1)
+
+
+commands = [rules]
