@@ -10,7 +10,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Engine
@@ -205,17 +204,9 @@ class App:
 
         return MaildirSource(s.storage.inbox_dir, batch_size=s.imap.batch_size)
 
-    def sources(self) -> list[Source]:
-        """IMAP when a host is configured, else the embedded Maildir inbox the listener fills."""
-        return [self.source()]
-
     def jobs(self) -> dict[str, tuple[Callable[[], Any], dict[str, Any]]]:
         """Periodic jobs for the scheduler; later stages add theirs through ``extras["jobs"]``."""
         return dict(self.extras.get("jobs", {}))
-
-    @cached_property
-    def keyring(self) -> Keyring:
-        return self.database.vault.keyring
 
     def close(self) -> None:
         self.engine.dispose()

@@ -730,8 +730,12 @@ def _deadlines(raw: Mapping[str, Any]) -> DeadlineSettings:
             "deadlines.business_day_end",
             f"must be later than business_day_start ({deadlines.business_day_start:%H:%M})",
         )
-    for key in ("reminder_hours_before", "escalation_hours_after", "legal_reminder_days_before",
-                "legal_escalation_days_after"):
+    for key in (
+        "reminder_hours_before",
+        "escalation_hours_after",
+        "legal_reminder_days_before",
+        "legal_escalation_days_after",
+    ):
         values = getattr(deadlines, key)
         if len(set(values)) != len(values):
             raise ConfigError(f"deadlines.{key}", "must not repeat a value (each step is sent once)")

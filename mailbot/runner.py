@@ -28,7 +28,7 @@ class Runner:
     def __init__(self, app: App) -> None:
         self.app = app
         self.stopping = threading.Event()
-        self.sources: list[Source] = app.sources()
+        self.sources: list[Source] = [app.source()]
         self.listener: Any = None
         self.scheduler: Any = None
 

@@ -50,8 +50,5 @@ class MaildirSource:
                 with contextlib.suppress(FileNotFoundError):
                     os.replace(candidate, target)
 
-    def pending_count(self) -> int:
-        return sum(1 for entry in os.scandir(self.path / "new") if entry.is_file())
-
     def close(self) -> None:
         return None

@@ -131,7 +131,7 @@ def fetch(ctx: click.Context, once: bool, as_json: bool) -> None:
 
     try:
         summary = run_pass(source, app.database, app.processor, app.clock, on_progress=progress)
-        extra = _drain_outbox(app)
+        sent = app.extras["drain_outbox"]()
     finally:
         source.close()
         app.close()
@@ -141,15 +141,9 @@ def fetch(ctx: click.Context, once: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(counts))
     else:
-        click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()) + extra)
-
-
-def _drain_outbox(app: Any) -> str:
-    drain = app.extras.get("drain_outbox")
-    if drain is None:
-        return ""
-    sent = drain()
-    return f"; mail sent: {sent}"
+        click.echo(
+            ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()) + f"; mail sent: {sent}"
+        )
 
 
 @main.command()

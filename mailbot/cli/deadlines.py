@@ -132,14 +132,7 @@ def tickets_pause(ctx: click.Context, ref: str, actor: str) -> None:
     from mailbot.services.decisions import pause_clock
 
     def action(app: Any, store: Any) -> str:
-        pause_clock(
-            store,
-            ref,
-            app.clock(),
-            calendar=app.extras["work_calendar"],
-            policy=app.extras["deadline_policy"],
-            actor=actor,
-        )
+        pause_clock(store, ref, app.clock(), actor=actor)
         return f"{ref.upper()}: legal clock paused"
 
     _decision(ctx, action)

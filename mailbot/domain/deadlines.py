@@ -235,7 +235,7 @@ class Deadlines:
     legal_due_conservative: datetime | None = None
 
     def by_name(self) -> dict[str, datetime | None]:
-        """The mapping the reminder ladder reads (``ladder.due_steps``)."""
+        """The mapping the reminder ladder reads (``ladder.plan_steps``)."""
         return {
             "first_response": self.first_response_due,
             "legal": self.legal_due,

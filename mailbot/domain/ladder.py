@@ -156,17 +156,6 @@ def plan_steps(
     return LadderPlan(tuple(sorted(send, key=lambda d: d.fire_at)), tuple(skipped))
 
 
-def due_steps(
-    deadlines: Mapping[str, datetime | None],
-    met: Mapping[str, bool],
-    sent: AbstractSet[str],
-    now: datetime,
-    ladder: Mapping[str, Sequence[LadderStep]] = DEFAULT_LADDER,
-) -> list[LadderStep]:
-    """The steps to send now (at most one per deadline); record ``occurrence_key(step, due)`` for each."""
-    return [d.step for d in plan_steps(deadlines, met, sent, now, ladder).send]
-
-
 def overdue(
     deadlines: Mapping[str, datetime | None],
     met: Mapping[str, bool],

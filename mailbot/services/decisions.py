@@ -31,25 +31,34 @@ class DecisionRefused(ValueError):
     """The decision is not allowed for this ticket (nothing was changed)."""
 
 
-def open_gdpr_ticket(store: Store, ref: str) -> Ticket:
+def open_gdpr_ticket(store: Store, ref: str, refused: type[ValueError] = DecisionRefused) -> Ticket:
+    """The GDPR request ``ref`` if a decision on it is still possible; ``refused`` is raised otherwise."""
     ticket = store.ticket_by_ref(ref)
     if ticket is None:
         raise LookupError(f"no ticket {ref}")
     if Category(ticket.category) not in GDPR_CATEGORIES or ticket.legal_due is None:
-        raise DecisionRefused("only GDPR requests have a legal term")
+        raise refused("only GDPR requests have a legal term")
     if ticket.status in CLOSED_STATUSES or ticket.answered_at is not None:
-        raise DecisionRefused("the request has already been answered")
+        raise refused("the request has already been answered")
     return ticket
 
 
 def recorded_deadlines(
-    store: Store, ticket: Ticket, calendar: WorkCalendar, policy: DeadlinePolicy | None, now: datetime
+    store: Store,
+    ticket: Ticket,
+    calendar: WorkCalendar,
+    policy: DeadlinePolicy | None,
+    now: datetime,
+    *,
+    extensions: Sequence[Extension] | None = None,
 ) -> Deadlines:
-    """The ticket's deadlines recomputed from its receipt, recorded extensions and pauses."""
-    extensions = [
-        Extension(r.months, "recorded", r.decided_at)
-        for r in store.session.scalars(select(ExtensionRow).where(ExtensionRow.ticket_id == ticket.id))
-    ]
+    """The ticket's deadlines recomputed from its receipt, its pauses and its extensions (the
+    recorded ones, unless the caller passes the list it is about to record)."""
+    if extensions is None:
+        extensions = [
+            Extension(r.months, "recorded", r.decided_at)
+            for r in store.session.scalars(select(ExtensionRow).where(ExtensionRow.ticket_id == ticket.id))
+        ]
     pauses = [
         Pause(p.started, p.ended)
         for p in store.session.scalars(select(PauseRow).where(PauseRow.ticket_id == ticket.id))
@@ -71,15 +80,7 @@ def _open_pause(store: Store, ticket: Ticket) -> PauseRow | None:
     )
 
 
-def pause_clock(
-    store: Store,
-    ref: str,
-    now: datetime,
-    *,
-    calendar: WorkCalendar,
-    policy: DeadlinePolicy | None = None,
-    actor: str = "staff",
-) -> Ticket:
+def pause_clock(store: Store, ref: str, now: datetime, *, actor: str = "staff") -> Ticket:
     """The identity question went out now: the legal clock stops until the answer (R-A7)."""
     ticket = open_gdpr_ticket(store, ref)
     if _open_pause(store, ticket) is not None:

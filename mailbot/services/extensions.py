@@ -21,19 +21,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from mailbot.adapters.db.models import Extension as ExtensionRow
-from mailbot.adapters.db.models import Pause as PauseRow
 from mailbot.adapters.db.store import Store
 from mailbot.domain.calendar import WorkCalendar
 from mailbot.domain.deadlines import (
     DeadlinePolicy,
     Extension,
     ExtensionRefused,
-    Pause,
-    compute_deadlines,
     extend,
 )
-from mailbot.domain.model import GDPR_CATEGORIES, Category
-from mailbot.services.deadlines import CLOSED_STATUSES
+from mailbot.services.decisions import open_gdpr_ticket, recorded_deadlines
 from mailbot.services.outbox import OutboxPolicy, Renderer, notify_customer, ticket_context
 
 __all__ = ["ExtensionRefused", "ExtensionResult", "extend_ticket"]
@@ -74,14 +70,7 @@ def extend_ticket(
 ) -> ExtensionResult:
     """Extend ticket ``ref`` by ``months`` for ``reason`` and queue the notice; raises
     ``ExtensionRefused`` (nothing changed) when the law or the ticket does not allow it."""
-    ticket = store.ticket_by_ref(ref)
-    if ticket is None:
-        raise LookupError(f"no ticket {ref}")
-    category = Category(ticket.category)
-    if category not in GDPR_CATEGORIES or ticket.legal_due is None:
-        raise ExtensionRefused("only GDPR requests have a legal term to extend")
-    if ticket.status in CLOSED_STATUSES or ticket.answered_at is not None:
-        raise ExtensionRefused("the request has already been answered")
+    ticket = open_gdpr_ticket(store, ref, ExtensionRefused)
     customer = store.customer(ticket.customer_id)
     if customer is None or customer.erased_at is not None:
         raise ExtensionRefused("the requester can no longer be told (no customer on file)")
@@ -95,21 +84,9 @@ def extend_ticket(
     address = store.customer_address(customer)
     if not address:
         raise ExtensionRefused("the requester can no longer be told (no address on file)")
-    pauses = [
-        Pause(p.started, p.ended)
-        for p in store.session.scalars(select(PauseRow).where(PauseRow.ticket_id == ticket.id))
-    ]
     reason = reason.strip()
     new = Extension(months, reason, now)
-    due = compute_deadlines(
-        category,
-        ticket.received_at,
-        deadline_policy,
-        calendar,
-        extensions=[*existing, new],
-        pauses=pauses,
-        now=now,
-    )
+    due = recorded_deadlines(store, ticket, calendar, deadline_policy, now, extensions=[*existing, new])
     assert due.legal_due is not None and due.legal_due_unpaused is not None
     original = ticket.legal_due
 

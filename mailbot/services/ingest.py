@@ -22,7 +22,7 @@ import email.parser
 import email.policy
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from mailbot.adapters.db.store import Database, Store
 from mailbot.mail.parse import strict_addresses
@@ -39,7 +39,6 @@ class IngestReport:
     stored: int = 0
     duplicates: int = 0
     batches: int = 0
-    stored_ids: list[str] = field(default_factory=list)
 
 
 def sender_of(raw: bytes) -> tuple[str | None, str, str | None]:
@@ -114,5 +113,4 @@ def _ingest_batch(
     report.fetched += len(batch.messages)
     report.stored += len(stored)
     report.duplicates += duplicates
-    report.stored_ids.extend(stored)
     log.info("ingested batch", extra={"stored": len(stored), "duplicates": duplicates, "source": source.name})

@@ -85,6 +85,7 @@ def enqueue(
     owner = customer.id if customer else SYSTEM_OWNER
     key_id = customer.data_key_id if customer else store.vault.system_key(store.session, now)
     row = Outbox(
+        id=new_id(),  # now, not at flush: the id is sealed into the payload's associated data
         ticket_id=ticket.id if ticket else None,
         customer_id=customer.id if customer else None,
         data_key_id=key_id,
@@ -98,7 +99,6 @@ def enqueue(
         next_attempt_at=now,
         created_at=now,
     )
-    row.id = row.id or new_id()
     where = ("outbox", "payload", row.id, owner)
     row.payload_enc = store.vault.seal(store.session, key_id, where, payload) or b""
     envelope = json.dumps({"from": mail.from_address, "to": list(mail.to)})

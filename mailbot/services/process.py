@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from mailbot.adapters.db.models import Customer, Message, Ticket
 from mailbot.adapters.db.store import Database, Store, StoredRaw
-from mailbot.domain.model import Category, Classification, Organisation, TicketStatus
+from mailbot.domain.model import Category, Classification, Organisation, RawState, TicketStatus
 from mailbot.domain.threading import find_ticket_refs
 from mailbot.mail.dsn import returned_message_ids
 from mailbot.mail.parse import ParsedMail, parse_message
@@ -129,8 +129,7 @@ def process_one(database: Database, processor: Processor, clock: Clock, raw_id: 
     try:
         with database.transaction() as store:
             raw = store.load_raw(raw_id)
-            row = store.raw_row(raw_id)
-            if raw is None or row is None or row.state != "pending":
+            if raw is None or raw.state != RawState.PENDING.value:
                 return None
             outcome = _handle(store, processor, raw, clock())
             store.mark_processed(raw_id, outcome, clock())

@@ -55,10 +55,10 @@ def test_identity_pause_moves_the_legal_date_and_keeps_the_unpaused_one(app: App
         before = store.ticket_by_ref(ref).legal_due
     clock.advance(days=2)
     with app.database.transaction() as store:
-        pause_clock(store, ref, clock(), actor="anna", **deps(app))
+        pause_clock(store, ref, clock(), actor="anna")
         assert store.ticket_by_ref(ref).status == "waiting"
     with app.database.transaction() as store, pytest.raises(DecisionRefused):
-        pause_clock(store, ref, clock(), **deps(app))  # already paused
+        pause_clock(store, ref, clock())  # already paused
     clock.advance(days=5)
     with app.database.transaction() as store:
         due = resume_clock(store, ref, clock(), actor="anna", **deps(app))
@@ -78,7 +78,7 @@ def test_a_late_identity_question_does_not_pause(app: App, clock) -> None:
         before = store.ticket_by_ref(ref).legal_due
     clock.advance(days=20)
     with app.database.transaction() as store:
-        pause_clock(store, ref, clock(), **deps(app))
+        pause_clock(store, ref, clock())
     clock.advance(days=5)
     with app.database.transaction() as store:
         due = resume_clock(store, ref, clock(), **deps(app))

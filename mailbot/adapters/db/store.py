@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,7 +44,7 @@ class StoredRaw:
     raw: bytes
     received_at: datetime
     customer_id: str | None
-    attempts: int
+    state: str
 
 
 class Store:
@@ -62,18 +62,13 @@ class Store:
         return self.vault.keyring.blind_index(message_id.strip(), MESSAGE_ID_PURPOSE)
 
     # -- customers ----------------------------------------------------------------------------------
-    def customer_by_address(self, address: str) -> Customer | None:
-        return self.session.scalar(
-            select(Customer).where(Customer.address_index == self.address_index(address))
-        )
-
     def find_or_create_customer(self, address: str, name: str | None, now: datetime) -> Customer:
         index = self.address_index(address)
         existing = self.session.scalar(select(Customer).where(Customer.address_index == index))
         if existing is not None:
             return existing
-        customer = Customer(address_index=index, created_at=now)
-        customer.id = customer.id or new_id()
+        # The id is set here, not by the column default at flush: it is sealed into the address.
+        customer = Customer(id=new_id(), address_index=index, created_at=now)
         customer.data_key_id = self.vault.new_key(self.session, "customer", now)
         customer.address_enc = self._seal(
             customer.data_key_id, "customers", "address", customer.id, customer.id, address
@@ -183,11 +178,8 @@ class Store:
             raw=raw,
             received_at=row.received_at,
             customer_id=row.customer_id,
-            attempts=row.attempts,
+            state=row.state,
         )
-
-    def raw_row(self, raw_id: str) -> RawMessage | None:
-        return self.session.get(RawMessage, raw_id)
 
     def mark_processed(self, raw_id: str, outcome: str, now: datetime) -> None:
         row = self.session.get(RawMessage, raw_id)
@@ -494,11 +486,8 @@ class Store:
         )
 
     # -- counts for reports -----------------------------------------------------------------------------
-    def count_raw(self, state: str | None = None) -> int:
-        query = select(func.count(RawMessage.id))
-        if state:
-            query = query.where(RawMessage.state == state)
-        return int(self.session.scalar(query) or 0)
+    def count_raw(self) -> int:
+        return int(self.session.scalar(select(func.count(RawMessage.id))) or 0)
 
     # -- internals -------------------------------------------------------------------------------------
     def _seal(
@@ -508,9 +497,6 @@ class Store:
 
     def _open(self, ciphertext: bytes | None, table: str, column: str, row_id: str, owner: str) -> str | None:
         return self.vault.open_text(self.session, ciphertext, (table, column, row_id, owner))
-
-    def touch(self, ticket: Ticket, now: datetime) -> None:
-        self.session.execute(update(Ticket).where(Ticket.id == ticket.id).values(updated_at=now))
 
 
 class Database:

@@ -41,13 +41,6 @@ class Vault:
         )
         return key_id if key_id is not None else self.new_key(session, SYSTEM_OWNER, now)
 
-    def destroy(self, session: Session, key_id: int, now: datetime) -> None:
-        row = session.get(DataKey, key_id)
-        if row is not None:
-            row.wrapped = None
-            row.destroyed_at = now
-        self._deks.pop(key_id, None)
-
     def _dek(self, session: Session, key_id: int) -> bytes:
         dek = self._deks.get(key_id)
         if dek is not None:
