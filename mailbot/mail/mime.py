@@ -29,6 +29,8 @@ from email.utils import unquote
 # other separators), and a header block is the run of lines that match its headerRE.
 _EOL = re.compile(r"\r\n|\r|\n")
 _LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+_FIELDS = re.compile(r"[^ \t\r\n][^\r\n]*(?:\r\n|\r|\n)?(?:[ \t][^\r\n]*(?:\r\n|\r|\n)?)*")
+_SPECIAL_LINE = re.compile(r"^(?:From |:)|[\r\n](?:From |:)")
 _HEADER_BLOCK = re.compile(r"(?:(?:From |[\041-\071\073-\176]*:|[\t ])[^\r\n]*(?:\r\n|\r|\n|\Z))*")
 
 _REGULAR_CTE = ("7bit", "8bit", "binary")
@@ -87,7 +89,6 @@ def _parse_head(text: str, pos: int = 0) -> tuple[Message, int]:
     msg = Message(policy=compat32)
     end = len(text)
     block_end = _HEADER_BLOCK.match(text, pos).end()  # type: ignore[union-attr]  # matches ''
-    lines = _LINES.findall(text, pos, block_end)
     if block_end == end:
         body_start = end
     elif text[block_end] in "\r\n":  # the blank line, dropped like the feed parser does
@@ -95,11 +96,25 @@ def _parse_head(text: str, pos: int = 0) -> tuple[Message, int]:
     else:  # a line that is not a header field starts the body
         body_start = block_end
         _defect(msg, errors.MissingHeaderBodySeparatorDefect())
-    _set_headers(msg, lines)
+    _set_headers(msg, text[pos:block_end])
     return msg, body_start
 
 
-def _set_headers(msg: Message, lines: list[str]) -> None:
+def _set_headers(msg: Message, block: str) -> None:
+    """Store the header fields of a block, as ``FeedParser._parse_headers`` does.
+
+    A field is its first line plus continuation lines; ``header_source_parse`` of the whole field
+    equals that of its lines. Blocks with a line the feed parser treats specially (a leading
+    continuation, a Unix "From " line, a field without a name) go through it line by line.
+    """
+    if block[:1] in (" ", "\t") or _SPECIAL_LINE.search(block):
+        _set_header_lines(msg, _LINES.findall(block))
+        return
+    for field in _FIELDS.findall(block):
+        msg.set_raw(*compat32.header_source_parse([field]))
+
+
+def _set_header_lines(msg: Message, lines: list[str]) -> None:
     """``FeedParser._parse_headers``: fields, continuations, the Unix From line, and their defects."""
     name = ""
     value: list[str] = []

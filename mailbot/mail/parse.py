@@ -41,6 +41,9 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _ADDR = rf"{_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})+"
 _FAST_BARE = re.compile(rf"\s*<?({_ADDR})>?\s*")
 _FAST_NAMED = re.compile(rf'\s*(?:"([^"\\@<>]*)"|([^"<>@,;:\\()\[\]]*?))\s*<({_ADDR})>\s*')
+# "MAILER-DAEMON@host (Mail Delivery System)": an addr-spec and one plain comment, which RFC 5322
+# makes no part of the address (the strict parser agrees, at ~1 ms a header)
+_FAST_COMMENTED = re.compile(rf"\s*({_ADDR})\s*\([\x20-\x27\x2a-\x5b\x5d-\x7e]*\)\s*")
 
 
 class UnparseableMail(ValueError):
@@ -224,7 +227,9 @@ def strict_addresses(values: list[str]) -> list[tuple[str, str]]:
         if not value:
             continue
         if "(" in value or ";" in value or ":" in value or "\\" in value:
-            parsed = _strict_slow(value)  # comments, groups, quoted-pairs: only the full parser
+            commented = _FAST_COMMENTED.fullmatch(value)
+            # comments, groups, quoted-pairs: only the full parser
+            parsed = [("", commented.group(1))] if commented else _strict_slow(value)
         else:
             parsed = []
             pieces = _split_list(value)  # None for unbalanced quotes: the full parser judges
