@@ -5,7 +5,11 @@ Builds 10,000 messages by cycling the labelled corpus and the real-world corpus 
 copy unique (its own Message-ID and a fresh made-up word in the subject and body) so the
 per-word caches cannot serve a replay of the same text. Runs in this one process: one core.
 
-    .venv/bin/python bench/bench_classify.py [--count 10000] [--corpus all|labelled]
+    .venv/bin/python bench/bench_classify.py [--count 10000] [--corpus all|labelled] [--repeat 3]
+
+Wall-clock time on shared machines swings from run to run; each pass is timed on its own and the
+best and the median are printed (the best is the least disturbed by other processes, as timeit
+reports it).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
+import statistics
 import string
 import time
 from pathlib import Path
@@ -40,32 +46,60 @@ def _sources(corpus: str = "all") -> tuple[list[bytes], list[Path]]:
     return small, big
 
 
+_TEXT_PART = re.compile(rb"(?im)^content-type:[ \t]*text/plain\b")
+
+
 def _unique(raw: bytes, n: int, rng: random.Random) -> bytes:
+    """The message with its own Message-ID and a fresh made-up word in the subject and body.
+
+    The body word goes where a person's words are: at the start of the body, or of the first
+    text/plain part of a multipart message (not before its first boundary, which would push that
+    part into the preamble and change what is classified). Base64 parts are left alone.
+    """
     word = "".join(rng.choices(string.ascii_lowercase, k=9)).encode()
-    head, sep, body = raw.partition(b"\n\n") if b"\r\n\r\n" not in raw[:20000] else raw.partition(b"\r\n\r\n")
-    extra = b"Message-ID: <bench-%d@bench.example>\n" % n
-    head = head.replace(b"\nSubject: ", b"\nSubject: " + word + b" ", 1)
-    return extra + head + sep + word + b" " + body
+    sep = b"\r\n\r\n" if b"\r\n\r\n" in raw[:20000] else b"\n\n"
+    head, _, body = raw.partition(sep)
+    head = b"Message-ID: <bench-%d@bench.example>\n" % n + head.replace(
+        b"\nSubject: ", b"\nSubject: " + word + b" ", 1
+    )
+    at, part_head = 0, head
+    if b"multipart/" in head.lower():
+        part = _TEXT_PART.search(body)
+        part_end = body.find(sep, part.end()) if part else -1
+        at, part_head = (part_end + len(sep), body[part.start() : part_end]) if part else (-1, b"")
+    if at >= 0 and b"base64" not in part_head.lower():
+        body = body[:at] + word + b" " + body[at:]
+    return head + sep + body
 
 
-def run(count: int, corpus: str = "all") -> None:
+def run(count: int, corpus: str = "all", repeat: int = 3) -> None:
     rng = random.Random(42)
     small, big = _sources(corpus)
-    messages = [_unique(small[i % len(small)], i, rng) for i in range(count)]
     ruleset = load_ruleset(REPO / "rules")
     org = Organisation()
-    for raw in messages[:200]:  # warm-up: imports, regex compilation
+    for raw in small[:200]:  # warm-up: imports, regex compilation
         _one(raw, ruleset, org)
-    start = time.perf_counter()
-    cpu_start = time.process_time()
-    for raw in messages:
-        _one(raw, ruleset, org)
-    wall = time.perf_counter() - start
-    cpu = time.process_time() - cpu_start
-    size = sum(len(m) for m in messages) / len(messages)
-    print(f"messages: {count} (from {len(small)} corpus files, mean {size / 1024:.1f} KB)")
-    print(f"wall: {wall:.2f} s  cpu: {cpu:.2f} s")
-    print(f"throughput: {count / wall:,.0f} messages/second (one core)")
+    rates: list[float] = []
+    for run_no in range(1, repeat + 1):
+        # fresh made-up words every pass, so no pass is served by the word cache of the one before
+        messages = [_unique(small[i % len(small)], i, rng) for i in range(count)]
+        start = time.perf_counter()
+        cpu_start = time.process_time()
+        for raw in messages:
+            _one(raw, ruleset, org)
+        wall = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start
+        rates.append(count / wall)
+        size = sum(len(m) for m in messages) / len(messages)
+        print(
+            f"pass {run_no}: {count} messages (mean {size / 1024:.1f} KB) in {wall:.2f} s wall, "
+            f"{cpu:.2f} s cpu: {count / wall:,.0f} messages/second"
+        )
+    print(f"corpus: {corpus} ({len(small)} files)")
+    print(
+        f"throughput (one core): best {max(rates):,.0f}, median {statistics.median(rates):,.0f} "
+        f"messages/second over {repeat} passes"
+    )
     print(f"os.cpu_count(): {os.cpu_count()}")
     for path in big:
         t = time.perf_counter()
@@ -92,5 +126,6 @@ if __name__ == "__main__":
         default="all",
         help="all: labelled + real-world (stress mix, the default); labelled: info@-style mail only",
     )
+    parser.add_argument("--repeat", type=int, default=3, help="passes; best and median are reported")
     args = parser.parse_args()
-    run(args.count, args.corpus)
+    run(args.count, args.corpus, args.repeat)
