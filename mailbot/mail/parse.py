@@ -367,37 +367,16 @@ def _payload_bytes(part: Message) -> bytes:
     return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
 
 
-def _may_have_filename(part: Message) -> bool:
-    """False when ``get_filename()`` is bound to return None, checked without the parameter parser.
-
-    get_filename() reads the ``filename`` parameter of Content-Disposition, else the ``name``
-    parameter of Content-Type; a parameter name is a piece of its header's text, so if neither
-    header contains "name" (in any case) there is none. Headers with a '*' (RFC 2231 parameters,
-    which the stdlib parser can raise on) still go to get_filename(), so a broken header fails
-    exactly as before. Most text parts have neither, and the stdlib parameter parser is the
-    costliest step of walking them.
-    """
-    for header in ("content-disposition", "content-type"):
-        value = part.get(header)
-        if value is not None:
-            value = str(value).lower()
-            if "name" in value or "*" in value:
-                return True
-    return False
-
-
 def _is_attachment(part: Message) -> bool:
     disposition = (part.get("Content-Disposition") or "").split(";", 1)[0].strip().lower()
     if disposition == "attachment":
         return True
-    return disposition != "inline" and _may_have_filename(part) and bool(part.get_filename())
+    return disposition != "inline" and bool(mime.filename(part))
 
 
 def _filename(part: Message) -> str:
-    if not _may_have_filename(part):
-        return "attachment"
     try:
-        name = part.get_filename()
+        name = mime.filename(part)
     except Exception:  # broken RFC 2231 parameters
         name = None
     return decode_header_value(str(name)) if name else "attachment"

@@ -228,6 +228,7 @@ def test_parameters_match_stdlib_on_every_corpus_part() -> None:
         for part in stdlib(path.read_bytes()).walk():
             assert mime.boundary(part) == part.get_boundary(), path
             assert mime.content_charset(part) == part.get_content_charset(), path
+            assert mime.filename(part) == part.get_filename(), path
             checked += 1
     assert checked > 2000
 
@@ -259,9 +260,37 @@ def test_parameters_match_stdlib_on_odd_values(value: str) -> None:
     assert mime.content_charset(msg) == msg.get_content_charset()
 
 
+FILENAME_HEADERS = [
+    ("attachment; filename=report.pdf", None),
+    ('attachment; filename=" spaced.pdf "', "application/pdf; name=other.pdf"),
+    ("inline", 'image/png; name="logo.png"'),
+    ("attachment; FILENAME=A.TXT", None),
+    ("attachment; filename*=utf-8''r%C3%A9sum%C3%A9.pdf", None),
+    ("attachment; filename=", "text/plain; name=x"),
+    ("attachment; filename=<angle>", None),
+    ('attachment; filename=""twice-quoted.txt""', None),
+    (None, "application/octet-stream; name=\"a\\\"b.bin\""),
+    (None, None),
+]
+
+
+@pytest.mark.parametrize("disposition,ctype", FILENAME_HEADERS)
+def test_filename_matches_stdlib(disposition: str | None, ctype: str | None) -> None:
+    msg = Message()
+    if disposition is not None:
+        msg.set_raw("Content-Disposition", disposition)
+    if ctype is not None:
+        msg.set_raw("Content-Type", ctype)
+    assert mime.filename(msg) == msg.get_filename()
+
+
 @given(st.text(alphabet='abc=; "\t\r\n<>*\\-_.é', max_size=40))
 def test_parameters_match_stdlib_on_generated_values(tail: str) -> None:
-    for name in ("boundary", "charset"):
+    for name in ("boundary", "charset", "name"):
         msg = _with_content_type(f"multipart/mixed; {name}={tail}")
         assert mime.boundary(msg) == msg.get_boundary()
         assert mime.content_charset(msg) == msg.get_content_charset()
+        assert mime.filename(msg) == msg.get_filename()
+    msg = Message()
+    msg.set_raw("Content-Disposition", f"attachment; filename={tail}")
+    assert mime.filename(msg) == msg.get_filename()
