@@ -394,8 +394,8 @@ class _Body:
     texts: list[str] = field(default_factory=list)
     htmls: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
-    inner_texts: list[str] = field(default_factory=list)
-    inner_htmls: list[str] = field(default_factory=list)
+    inner_texts: list[Message] = field(default_factory=list)  # decoded only if needed
+    inner_htmls: list[Message] = field(default_factory=list)
     parts: int = 0
 
 
@@ -446,11 +446,29 @@ def _walk(
             body.attachments.append(Attachment(_filename(part), ctype, load=partial(_payload_bytes, part)))
         return
     if ctype == "text/html":
-        (body.inner_htmls if inner else body.htmls).append(decode_payload(part))
+        if inner:
+            body.inner_htmls.append(part)
+        else:
+            body.htmls.append(decode_payload(part))
     elif ctype.startswith("text/") and ctype != "text/calendar":
-        (body.inner_texts if inner else body.texts).append(decode_payload(part))
+        if inner:
+            body.inner_texts.append(part)
+        else:
+            body.texts.append(decode_payload(part))
     elif not root and not inner:
         body.attachments.append(Attachment(_filename(part), ctype, load=partial(_payload_bytes, part)))
+
+
+def _embedded_text(body: _Body, defects: list[str]) -> str:
+    """The text of embedded messages, for mail that has none of its own (decoded only then)."""
+    try:
+        text = "\n".join(map(decode_payload, body.inner_texts))
+        if not text.strip() and body.inner_htmls:
+            text = html_to_text("\n".join(map(decode_payload, body.inner_htmls)))
+    except Exception as exc:  # as in the walk: a pathological part costs its text, not the message
+        defects.append(f"mime:{type(exc).__name__}")
+        return ""
+    return text
 
 
 def _trim_leading_noise(raw: bytes) -> bytes:
@@ -488,9 +506,7 @@ def parse_message(raw: bytes) -> ParsedMail:
     if not text.strip() and html.strip():
         text = html_to_text(html)
     if not text.strip() and not html.strip():
-        text = "\n".join(body.inner_texts)
-        if not text.strip() and body.inner_htmls:
-            text = html_to_text("\n".join(body.inner_htmls))
+        text = _embedded_text(body, defects)
 
     from_address, from_name = _single_address(raw_headers, "from")
     if from_address is None and _first(raw_headers, "from"):
