@@ -40,35 +40,20 @@ from mailbot.domain.threading import find_ticket_refs, is_own_message_id
 from mailbot.mail.language import detect_language
 from mailbot.mail.parse import ParsedMail
 from mailbot.mail.text import split_text
+from mailbot.mail.words import word_splitter
 
 FIELDS: frozenset[str] = frozenset({"subject", "body", "own", "forwarded", "quoted", "from", "attachments"})
 STEM_LANGUAGES: dict[str, str] = {"nl": "dutch", "en": "english", "de": "german", "fr": "french"}
 GAP = 5  # words a ``..`` may skip
 
 _WORD = re.compile(r"\w+")
-# In ASCII text ``\w`` is exactly [A-Za-z0-9_]: this table blanks every other byte.
-_ASCII_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
-_BLANK_NON_WORD = bytes(b if b in _ASCII_WORD_BYTES else ord(" ") for b in range(256))
 _REGEX_CHARS = re.compile(r"[|()\[\]{}?+\\^$]")
 _BODY_LIMIT = 8_000  # characters of body the rules read; people state their intent early
 
 
-def words_of(text: str) -> list[str]:
-    """``_WORD.findall(text)`` without one regex match per word, which made it the tokeniser's main cost.
-
-    A word never contains whitespace, so the text is split at whitespace first: a token of letters
-    and digits only is one word, and only the others ("e-mail", "klacht.") need the regex. In ASCII
-    text (most mail) blanking the non-word bytes first makes every token a word.
-    """
-    if text.isascii():
-        return text.encode("ascii").translate(_BLANK_NON_WORD).decode("ascii").split()
-    words: list[str] = []
-    for token in text.split():
-        if token.isalnum():
-            words.append(token)
-        else:
-            words.extend(_WORD.findall(token))
-    return words
+# In ASCII text \w is exactly [A-Za-z0-9_]; str.isalnum() is the regex engine's own test for \w
+_ASCII_WORD_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+words_of = word_splitter(_WORD, _ASCII_WORD_CHARS, str.isalnum)
 
 
 class RuleDefinitionError(ValueError):

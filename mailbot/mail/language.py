@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from mailbot.mail.words import word_splitter
+
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -38,9 +40,6 @@ _STOPWORDS: dict[str, frozenset[str]] = {
     ),
 }
 _WORD = re.compile(r"[^\W\d_]+")
-# In ASCII text "letters, not digits or underscore" is just A-Z and a-z: this table blanks the rest.
-_ASCII_LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-_BLANK_NON_LETTER = bytes(b if b in _ASCII_LETTERS else ord(" ") for b in range(256))
 LANGUAGES: tuple[str, ...] = tuple(_STOPWORDS)
 _LANGS_OF: dict[str, tuple[str, ...]] = {}
 for _lang, _words in _STOPWORDS.items():
@@ -48,22 +47,8 @@ for _lang, _words in _STOPWORDS.items():
         _LANGS_OF[_w] = (*_LANGS_OF.get(_w, ()), _lang)
 
 
-def letter_words(text: str) -> list[str]:
-    """``_WORD.findall(text)`` without one regex match per word, which made it the main cost here.
-
-    A word never contains whitespace, so the text is split at whitespace first: a token of letters
-    only is one word, and only the others ("u,", "e-mail") need the regex. In ASCII text (most
-    mail) blanking the non-letter bytes first makes every token a word.
-    """
-    if text.isascii():
-        return text.encode("ascii").translate(_BLANK_NON_LETTER).decode("ascii").split()
-    words: list[str] = []
-    for token in text.split():
-        if token.isalpha():
-            words.append(token)
-        else:
-            words.extend(_WORD.findall(token))
-    return words
+# "letters, not digits or underscore": A-Z and a-z in ASCII; str.isalpha() tokens are one word
+letter_words = word_splitter(_WORD, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", str.isalpha)
 
 
 def language_scores(text: str) -> dict[str, int]:
