@@ -35,6 +35,7 @@ _FIELDS = re.compile(r"[^ \t\r\n][^\r\n]*(?:\r\n|\r|\n)?(?:[ \t][^\r\n]*(?:\r\n|
 _HEADER_BLOCK = re.compile(r"(?:(?:From |[\041-\071\073-\176]*:|[\t ])[^\r\n]*(?:\r\n|\r|\n|\Z))*")
 
 _REGULAR_CTE = ("7bit", "8bit", "binary")
+_MAX_DEPTH = 40  # nesting levels built here; parse.py reads 30
 
 
 class _Irregular(Exception):
@@ -57,13 +58,17 @@ def _defect(msg: Message, defect: errors.MessageDefect) -> None:
     compat32.handle_defect(msg, defect)
 
 
-def _build(text: str, before_boundary: bool = False) -> Message:
+def _build(text: str, before_boundary: bool = False, depth: int = 0) -> Message:
     """One message or body part: its header block, then its body by content type.
 
     ``before_boundary``: a boundary line follows this text. RFC 2046 gives the newline before it to
     the boundary; the feed parser takes it off the last message it created while reading the
     part (a leaf's payload, a multipart's epilogue, an embedded message's innermost last part).
+    ``depth``: every level slices its own copy of its text, so deep nesting (a torture test or an
+    attack, never a customer) goes to the stdlib parser instead of costing size × depth memory.
     """
+    if depth > _MAX_DEPTH:
+        raise _Irregular
     msg, body_start = _parse_head(text)
     body = text[body_start:]
     ctype = msg.get_content_type()
@@ -73,9 +78,9 @@ def _build(text: str, before_boundary: bool = False) -> Message:
     if ctype == "message/delivery-status":
         _delivery_status(msg, body)
     elif maintype == "message":
-        msg.attach(_build(body, before_boundary))
+        msg.attach(_build(body, before_boundary, depth + 1))
     elif maintype == "multipart":
-        _multipart(msg, body, before_boundary)
+        _multipart(msg, body, before_boundary, depth)
     else:
         msg.set_payload(_strip_eol(body) if before_boundary else body)
     return msg
@@ -189,7 +194,7 @@ def _boundary_lines(body: str, separator: str) -> list[tuple[int, int, bool]]:
     return lines
 
 
-def _multipart(msg: Message, body: str, before_boundary: bool) -> None:
+def _multipart(msg: Message, body: str, before_boundary: bool, depth: int) -> None:
     separator = boundary(msg)
     if separator is None:
         raise _Irregular  # NoBoundaryInMultipartDefect
@@ -212,7 +217,7 @@ def _multipart(msg: Message, body: str, before_boundary: bool) -> None:
     for (_, part_start, _), part_end in zip(lines, ends, strict=False):
         if part_start == part_end and part_end != len(body):
             raise _Irregular  # two boundary lines in a row: the feed parser skips both
-        msg.attach(_build(body[part_start:part_end], before_boundary=True))
+        msg.attach(_build(body[part_start:part_end], before_boundary=True, depth=depth + 1))
     if not closed:
         _defect(msg, errors.CloseBoundaryNotFoundDefect())
         return  # the epilogue stays None

@@ -294,3 +294,18 @@ def test_parameters_match_stdlib_on_generated_values(tail: str) -> None:
     msg = Message()
     msg.set_raw("Content-Disposition", f"attachment; filename={tail}")
     assert mime.filename(msg) == msg.get_filename()
+
+
+def _nested(levels: int) -> bytes:
+    head = "".join(f'--b{i}\nContent-Type: multipart/mixed; boundary="b{i + 1}"\n\n' for i in range(levels))
+    tail = "".join(f"\n--b{i}--\n" for i in reversed(range(levels)))
+    top = 'Content-Type: multipart/mixed; boundary="b0"\n\n'
+    return f"{top}{head}--b{levels}\n\ndeep\n--b{levels}--{tail}".encode()
+
+
+def test_deep_nesting_goes_to_the_stdlib_and_stays_equal() -> None:
+    """Each level slices its own text; past the depth limit the stdlib builds the tree instead."""
+    shallow, deep = _nested(5), _nested(mime._MAX_DEPTH + 5)
+    assert built_fast(shallow) and not built_fast(deep)
+    for raw in (shallow, deep):
+        assert snapshot(mime.message_from_bytes(raw)) == snapshot(stdlib(raw))
