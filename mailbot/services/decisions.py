@@ -16,15 +16,15 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from mailbot.adapters.db.models import Customer, Ticket
 from mailbot.adapters.db.models import Extension as ExtensionRow
 from mailbot.adapters.db.models import Pause as PauseRow
-from mailbot.adapters.db.models import Ticket
 from mailbot.adapters.db.store import Store
 from mailbot.domain.calendar import WorkCalendar
 from mailbot.domain.deadlines import DeadlinePolicy, Deadlines, Extension, Pause, compute_deadlines
 from mailbot.domain.model import GDPR_CATEGORIES, Category, TicketStatus
 from mailbot.services.deadlines import CLOSED_STATUSES
-from mailbot.services.outbox import OutboxPolicy, Renderer, notify_customer, ticket_context
+from mailbot.services.outbox import OutboxPolicy, Renderer, notify_customer
 
 
 class DecisionRefused(ValueError):
@@ -41,6 +41,20 @@ def open_gdpr_ticket(store: Store, ref: str, refused: type[ValueError] = Decisio
     if ticket.status in CLOSED_STATUSES or ticket.answered_at is not None:
         raise refused("the request has already been answered")
     return ticket
+
+
+def requester(
+    store: Store, ticket: Ticket, refused: type[ValueError] = DecisionRefused
+) -> tuple[Customer, str]:
+    """The customer behind ``ticket`` and the address a decision letter goes to; ``refused`` is
+    raised when nobody can be told any more (no customer, erased, or no address on file)."""
+    customer = store.customer(ticket.customer_id)
+    if customer is None or customer.erased_at is not None:
+        raise refused("the requester can no longer be told (no customer on file)")
+    address = store.customer_address(customer)
+    if not address:
+        raise refused("the requester can no longer be told (no address on file)")
+    return customer, address
 
 
 def recorded_deadlines(
@@ -150,12 +164,7 @@ def refuse_request(
     if not actor or actor == "mailbot":
         raise DecisionRefused("a refusal is a human decision: name who decided (R-A8)")
     ticket = open_gdpr_ticket(store, ref)
-    customer = store.customer(ticket.customer_id)
-    address = store.customer_address(customer) if customer else ""
-    if customer is None or not address:
-        raise DecisionRefused("the requester can no longer be told (no address on file)")
-    context = ticket_context(ticket, store.customer_name(customer), store.ticket_subject(ticket), policy.org)
-    context["refusal"] = {"reasons": reasons, "partial": partial}
+    customer, address = requester(store, ticket)
     outbox = notify_customer(
         store,
         renderer,
@@ -164,7 +173,7 @@ def refuse_request(
         customer=customer,
         address=address,
         purpose="refusal",
-        context=context,
+        decision={"refusal": {"reasons": reasons, "partial": partial}},
         now=now,
         dedupe_key=f"refusal:{ticket.id}",
     )

@@ -29,8 +29,8 @@ from mailbot.domain.deadlines import (
     ExtensionRefused,
     extend,
 )
-from mailbot.services.decisions import open_gdpr_ticket, recorded_deadlines
-from mailbot.services.outbox import OutboxPolicy, Renderer, notify_customer, ticket_context
+from mailbot.services.decisions import open_gdpr_ticket, recorded_deadlines, requester
+from mailbot.services.outbox import OutboxPolicy, Renderer, notify_customer
 
 __all__ = ["ExtensionRefused", "ExtensionResult", "extend_ticket"]
 
@@ -71,9 +71,6 @@ def extend_ticket(
     """Extend ticket ``ref`` by ``months`` for ``reason`` and queue the notice; raises
     ``ExtensionRefused`` (nothing changed) when the law or the ticket does not allow it."""
     ticket = open_gdpr_ticket(store, ref, ExtensionRefused)
-    customer = store.customer(ticket.customer_id)
-    if customer is None or customer.erased_at is not None:
-        raise ExtensionRefused("the requester can no longer be told (no customer on file)")
     rows = list(
         store.session.scalars(
             select(ExtensionRow).where(ExtensionRow.ticket_id == ticket.id).order_by(ExtensionRow.id)
@@ -81,9 +78,7 @@ def extend_ticket(
     )
     existing = [Extension(r.months, "recorded", r.decided_at) for r in rows]
     extend(ticket.received_at, now, calendar, existing, months, reason)  # raises ExtensionRefused
-    address = store.customer_address(customer)
-    if not address:
-        raise ExtensionRefused("the requester can no longer be told (no address on file)")
+    customer, address = requester(store, ticket, ExtensionRefused)
     reason = reason.strip()
     new = Extension(months, reason, now)
     due = recorded_deadlines(store, ticket, calendar, deadline_policy, now, extensions=[*existing, new])
@@ -101,8 +96,7 @@ def extend_ticket(
     ticket.updated_at = now
 
     zone = ZoneInfo(policy.org.timezone)
-    context = ticket_context(ticket, store.customer_name(customer), store.ticket_subject(ticket), policy.org)
-    context["extension"] = {
+    notice = {
         "reason": reason,
         "original_due": original.astimezone(zone).date(),
         "new_due": due.legal_due.astimezone(zone).date(),
@@ -115,7 +109,7 @@ def extend_ticket(
         customer=customer,
         address=address,
         purpose="extension_notice",
-        context=context,
+        decision={"extension": notice},
         now=now,
         dedupe_key=f"extension:{ticket.id}:{len(rows) + 1}",
     )

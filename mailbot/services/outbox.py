@@ -197,13 +197,18 @@ def notify_customer(
     customer: Customer,
     address: str,
     purpose: str,
-    context: Mapping[str, Any],
+    decision: Mapping[str, Any],
     now: datetime,
     dedupe_key: str,
 ) -> Outbox:
     """A templated letter about a staff decision (extension, refusal), threaded under our
-    acknowledgement. ``auto-generated``: mailbot writes it from a template on a human decision,
-    and the mark keeps the requester's autoresponders from answering it (RFC 3834)."""
+    acknowledgement. ``decision`` adds the decision's own template values to the ticket's.
+    ``auto-generated``: mailbot writes it from a template on a human decision, and the mark keeps
+    the requester's autoresponders from answering it (RFC 3834)."""
+    context = {
+        **ticket_context(ticket, store.customer_name(customer), store.ticket_subject(ticket), policy.org),
+        **decision,
+    }
     rendered = renderer.render(purpose, ticket.language, context)
     ack_id = acknowledgement_id(store, ticket)
     mail = customer_mail(

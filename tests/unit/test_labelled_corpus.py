@@ -3,7 +3,6 @@ category that gets an acknowledgement (issue 3 targets). Read in place, never co
 
 from __future__ import annotations
 
-import csv
 from functools import cache
 
 import pytest
@@ -11,22 +10,14 @@ import pytest
 from mailbot.domain.model import DUTCH_LABELS, Category, Classification, Organisation
 from mailbot.domain.rules import classify
 from mailbot.mail.parse import parse_message
-from tests.unit.test_rules_support import CORPUS, shipped_rules
+from tests.unit.test_rules_support import CORPUS, corpus_rows, shipped_rules
 
 LABELLED = CORPUS / "labelled"
 ACCURACY_FLOOR = 0.97
 NO_ACK = {Category.AUTOMATED, Category.REPLY}
 
 
-def _rows() -> list[dict[str, str]]:
-    labels = LABELLED / "labels.csv"
-    if not labels.is_file():
-        return []
-    with labels.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
-ROWS = _rows()
+ROWS = corpus_rows(LABELLED / "labels.csv")
 
 
 @cache

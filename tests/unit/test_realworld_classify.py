@@ -3,7 +3,6 @@ exception, and every bounce, out-of-office and auto-reply in index.csv is AUTOMA
 
 from __future__ import annotations
 
-import csv
 from functools import cache
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from mailbot.domain.model import Category, Classification, Organisation
 from mailbot.domain.rules import classify, classify_unparseable
 from mailbot.mail.parse import UnparseableMail, parse_message
-from tests.unit.test_rules_support import CORPUS, shipped_rules
+from tests.unit.test_rules_support import CORPUS, corpus_rows, shipped_rules
 
 REALWORLD = CORPUS / "realworld"
 MACHINE_KINDS = {"bounce", "out-of-office", "auto-reply"}
@@ -21,15 +20,7 @@ MACHINE_KINDS = {"bounce", "out-of-office", "auto-reply"}
 KIND_EXCLUSIONS: dict[str, str] = {}
 
 
-def _rows() -> list[dict[str, str]]:
-    index = REALWORLD / "index.csv"
-    if not index.is_file():
-        return []
-    with index.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
-ROWS = _rows()
+ROWS = corpus_rows(REALWORLD / "index.csv")
 
 
 @cache
