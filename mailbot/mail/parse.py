@@ -33,14 +33,16 @@ from mailbot.mail.html import html_to_text
 _HEADER_FACTORY = HeaderRegistry()
 _MSGID = re.compile(r"<[^<>\s]+>")
 
-# Plain, unambiguous address forms take a fast path; anything else (quotes holding '@', comments,
-# groups, route addresses, encoded tricks) goes to the strict RFC 5322 parser. The fast path only
-# accepts shapes where what is displayed and what is parsed cannot differ.
+# Plain address forms take a fast path; anything else (comments, groups, route addresses, quoted
+# pairs, encoded tricks) goes to the strict RFC 5322 parser. The fast path accepts only shapes
+# whose address the strict parser reads the same way (tests/unit/test_parse_addresses.py).
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-_ADDR = rf"{_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})+"
-_FAST_BARE = re.compile(rf"\s*<?({_ADDR})>?\s*")
-_FAST_NAMED = re.compile(rf'\s*(?:"([^"\\@<>]*)"|([^"<>@,;:\\()\[\]]*?))\s*<({_ADDR})>\s*')
+_ADDR = rf"{_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})*"  # "root@localhost" is an address too
+_FAST_BARE = re.compile(rf"\s*(?:<({_ADDR})>|({_ADDR}))\s*")  # "<a@b" and "a@b>" are malformed
+# a quoted display name may hold '@' or '<>': the strict parser returns the quoted text, and only
+# the angle address after it is parsed
+_FAST_NAMED = re.compile(rf'\s*(?:"([^"\\]*)"|([^"<>@,;:\\()\[\]]*?))\s*<({_ADDR})>\s*')
 # "MAILER-DAEMON@host (Mail Delivery System)": an addr-spec and one plain comment, which RFC 5322
 # makes no part of the address (the strict parser agrees, at ~1 ms a header)
 _FAST_COMMENTED = re.compile(rf"\s*({_ADDR})\s*\([\x20-\x27\x2a-\x5b\x5d-\x7e]*\)\s*")
@@ -187,7 +189,9 @@ def _strict_slow(value: str) -> list[tuple[str, str]] | None:
 def _strict_one(value: str) -> list[tuple[str, str]] | None:
     match = _FAST_BARE.fullmatch(value)
     if match:
-        return [("", match.group(1))]
+        return [("", match.group(1) or match.group(2))]
+    if "@" not in value:
+        return None  # no addr-spec can have a domain: the strict parser rejects it too (R-C13)
     match = _FAST_NAMED.fullmatch(value)
     if match:
         name = match.group(1) if match.group(1) is not None else match.group(2)

@@ -7,10 +7,10 @@ near misses) and require the same answer as the strict parser alone.
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from mailbot.mail.parse import _strict_slow, strict_addresses
+from mailbot.mail.parse import _strict_one, _strict_slow, strict_addresses
 
 LOCAL = st.sampled_from(["MAILER-DAEMON", "jan.de.vries", "a+b", "x"])
 DOMAIN = st.sampled_from(["example.nl", "mail.example.co.uk", "SomeServer", "b.c"])
@@ -34,3 +34,43 @@ def test_mailer_daemon_comment_form() -> None:
 def test_comment_never_supplies_the_address_R_C13() -> None:
     assert strict_addresses(["(ceo@ordevos.nl) evil@x.example"]) == [("", "evil@x.example")]
     assert strict_addresses(["evil@x.example (ceo@ordevos.nl)"]) == [("", "evil@x.example")]
+
+
+NAME_CHARS = " azAZ09.-_@<>\"'!#[]=,\t\u00e9"
+PIECE = st.tuples(
+    st.sampled_from(["", '"', "<"]),
+    st.text(alphabet=NAME_CHARS, max_size=12),
+    st.sampled_from(["", '"', '" ', " "]),
+    st.sampled_from(["", "<", " <"]),
+    st.sampled_from(["", "jan.de.vries", "a+b", "x..y", ".x", "MAILER-DAEMON"]),
+    st.sampled_from(["", "@"]),
+    st.sampled_from(["", "localhost", "example.nl", "b.c", "-b", "b-", "a..b", "1"]),
+    st.sampled_from(["", ">", "> ", " "]),
+).map("".join)
+
+
+def _normal(pairs: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
+    # the fast path keeps a display name's inner blanks as written; ParsedMail's from_name is the
+    # display name unfolded and stripped either way, and only addresses are compared beyond that
+    return None if pairs is None else [(" ".join(name.split()), addr) for name, addr in pairs]
+
+
+@settings(max_examples=400)
+@given(PIECE)
+def test_fast_paths_read_one_address_as_the_strict_parser_does_R_C13(piece: str) -> None:
+    """Bare and named addresses, dotless domains, quoted names holding '@' or '<>', near misses
+    ("<a@b", "a@b>", no '@' at all): the fast paths accept and reject exactly what it does."""
+    assume(piece.strip() and not any(c in piece for c in "(;:\\,"))  # those take other paths
+    expected = _normal(_strict_slow(piece))
+    assert _normal(_strict_one(piece)) == expected
+    if expected is None:
+        assert strict_addresses([piece]) == []
+
+
+def test_fast_path_examples_R_C13() -> None:
+    assert strict_addresses(["greg@inbucket"]) == [("", "greg@inbucket")]
+    assert strict_addresses(['"n@c.example" <n@c.example>']) == [("n@c.example", "n@c.example")]
+    assert strict_addresses(["<a@b.example"]) == []
+    assert strict_addresses(["a@b.example>"]) == []
+    assert strict_addresses(["MAILER-DAEMON <>"]) == []
+    assert strict_addresses(["localrecipient"]) == []
