@@ -154,10 +154,15 @@ _DISCLAIMER_HINTS = (
 )
 
 
+def _has_hint(text: str) -> bool:
+    """A disclaimer needs one of these words: a cheap test, as the regular expressions are costly."""
+    lowered = text.lower()
+    return any(hint in lowered for hint in _DISCLAIMER_HINTS)
+
+
 def _is_disclaimer(paragraph: str) -> bool:
-    lowered = paragraph.lower()
-    if not any(hint in lowered for hint in _DISCLAIMER_HINTS):
-        return False  # cheap pre-check: the regular expressions below are costly on long text
+    if not _has_hint(paragraph):
+        return False
     if _DISCLAIMER_STRONG.search(paragraph):
         return True
     return bool(_DISCLAIMER_CONF.search(paragraph) and _DISCLAIMER_ACT.search(paragraph))
@@ -167,8 +172,9 @@ def _drop_disclaimers(text: str) -> str:
     if not text:
         return text
     paragraphs = _BLANK_SPLIT.split(text)
-    kept = [p for p in paragraphs if not _is_disclaimer(p)]
-    return "\n\n".join(p.strip("\n") for p in kept).strip()
+    if _has_hint(text):  # most mail has no hint word at all: then no paragraph needs the test
+        paragraphs = [p for p in paragraphs if not _is_disclaimer(p)]
+    return "\n\n".join(p.strip("\n") for p in paragraphs).strip()
 
 
 def split_text(text: str, subject: str = "") -> MessageText:
