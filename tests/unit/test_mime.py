@@ -77,6 +77,7 @@ SHAPES = {
     "crlf": b"Subject: hi\r\nX: y\r\n\r\nbody\r\nmore\r\n",
     "lone-cr": b"Subject: hi\rX: y\r\rbody\r",
     "no-body": b"Subject: hi\n",
+    "header-blanks": b"Subject:\t hi \nX-Empty:\nX-Blank: \t\nX-Fold:\n  next\n\t\nX-Tight:v\n\nbody\n",
     "no-blank-line": b"Subject: hi\nthis is body\n",
     "unix-from": b"From someone Mon Jan 1\nSubject: hi\n\nbody\n",
     "from-last-header": b"Subject: hi\nFrom me\n\nbody\n",
@@ -131,7 +132,8 @@ def test_same_tree_as_stdlib_on_odd_shapes(raw: bytes) -> None:
 
 def test_regular_shapes_take_the_fast_path() -> None:
     """Guard against a builder that quietly falls back for everything (equal, but not faster)."""
-    regular = ("plain", "crlf", "lone-cr", "multipart", "lookalike-lines", "nested", "rfc822")
+    regular = ("plain", "header-blanks", "crlf", "lone-cr", "multipart", "lookalike-lines", "nested")
+    regular += ("rfc822",)
     for name in (*regular, "delivery-status", "no-close", "no-start", "no-blank-line"):
         assert built_fast(SHAPES[name]), name
 
@@ -147,7 +149,10 @@ TEXT_LINE = st.text(alphabet="ab1x -=_:\t>Fromé\x80\u20ac", max_size=12) | st.s
 HEADER_LINE = st.sampled_from(
     [
         "Subject: hi",
+        "Subject:\t hi ",
         "X-A: 1",
+        "X-Empty:",
+        "X-Blank: \t",
         " continued",
         "\tcontinued",
         "From x",
