@@ -37,6 +37,11 @@ _FIELDS = re.compile(
     r"([\041-\071\073-\176]+):[ \t]*([^\r\n]*(?:(?:\r\n|\r|\n)[ \t][^\r\n]*)*)(?:\r\n|\r|\n)?"
 )
 _HEADER_BLOCK = re.compile(r"(?:(?:From |[\041-\071\073-\176]*:|[\t ])[^\r\n]*(?:\r\n|\r|\n|\Z))*")
+# The same block without the lines the feed parser treats specially (a Unix "From " line, a field
+# without a name): where it stops short of _HEADER_BLOCK, the next line starts with one of those.
+_REGULAR_BLOCK = re.compile(r"(?:(?:[\041-\071\073-\176]+:|[\t ])[^\r\n]*(?:\r\n|\r|\n|\Z))*")
+_SPECIAL_FIRST = (" ", "\t", ":", "From ")  # a leading continuation is special too
+_SPECIAL_LATER = (":", "From ")
 
 _REGULAR_CTE = ("7bit", "8bit", "binary")
 _MAX_DEPTH = 40  # nesting levels built here; parse.py reads 30
@@ -98,7 +103,10 @@ def _parse_head(text: str, pos: int = 0) -> tuple[Message, int]:
     """
     msg = Message(policy=compat32)
     end = len(text)
-    block_end = _HEADER_BLOCK.match(text, pos).end()  # type: ignore[union-attr]  # matches ''
+    block_end = _REGULAR_BLOCK.match(text, pos).end()  # type: ignore[union-attr]  # matches ''
+    special = text.startswith(_SPECIAL_FIRST, pos) or text.startswith(_SPECIAL_LATER, block_end)
+    if special:
+        block_end = _HEADER_BLOCK.match(text, pos).end()  # type: ignore[union-attr]
     if block_end == end:
         body_start = end
     elif text[block_end] in "\r\n":  # the blank line, dropped like the feed parser does
@@ -106,34 +114,15 @@ def _parse_head(text: str, pos: int = 0) -> tuple[Message, int]:
     else:  # a line that is not a header field starts the body
         body_start = block_end
         _defect(msg, errors.MissingHeaderBodySeparatorDefect())
-    _set_headers(msg, text, pos, block_end)
+    if special:
+        _set_header_lines(msg, _LINES.findall(text, pos, block_end))
+    else:
+        # A field is its first line plus continuation lines, and header_source_parse of the whole
+        # field equals that of its lines: _FIELDS yields that (name, value) pair directly.
+        set_raw = msg.set_raw
+        for name, value in _FIELDS.findall(text, pos, block_end):
+            set_raw(name, value)
     return msg, body_start
-
-
-def _set_headers(msg: Message, text: str, start: int, end: int) -> None:
-    """Store the header fields of ``text[start:end]``, as ``FeedParser._parse_headers`` does.
-
-    A field is its first line plus continuation lines; ``header_source_parse`` of the whole field
-    equals that of its lines, and ``_FIELDS`` yields that pair directly. Blocks with a line the
-    feed parser treats specially (a leading continuation, a Unix "From " line, a field without a
-    name) go through it line by line.
-    """
-    if text.startswith((" ", "\t", ":", "From "), start, end) or _has_special_line(text, start, end):
-        _set_header_lines(msg, _LINES.findall(text, start, end))
-        return
-    set_raw = msg.set_raw
-    for name, value in _FIELDS.findall(text, start, end):
-        set_raw(name, value)
-
-
-def _has_special_line(text: str, start: int, end: int) -> bool:
-    """A later line starting "From " or ":" (substring tests run at memchr speed; a regex would not)."""
-    return (
-        text.find("\nFrom ", start, end) >= 0
-        or text.find("\rFrom ", start, end) >= 0
-        or text.find("\n:", start, end) >= 0
-        or text.find("\r:", start, end) >= 0
-    )
 
 
 def _set_header_lines(msg: Message, lines: list[str]) -> None:
