@@ -154,14 +154,15 @@ _DISCLAIMER_HINTS = (
 )
 
 
-def _has_hint(text: str) -> bool:
-    """A disclaimer needs one of these words: a cheap test, as the regular expressions are costly."""
+def _hints_in(text: str, hints: tuple[str, ...] = _DISCLAIMER_HINTS) -> tuple[str, ...]:
+    """The hint words in the text. A disclaimer needs one of them: a cheap test, as the regular
+    expressions are costly on long text."""
     lowered = text.lower()
-    return any(hint in lowered for hint in _DISCLAIMER_HINTS)
+    return tuple(hint for hint in hints if hint in lowered)
 
 
-def _is_disclaimer(paragraph: str) -> bool:
-    if not _has_hint(paragraph):
+def _is_disclaimer(paragraph: str, hints: tuple[str, ...] = _DISCLAIMER_HINTS) -> bool:
+    if not _hints_in(paragraph, hints):
         return False
     if _DISCLAIMER_STRONG.search(paragraph):
         return True
@@ -172,8 +173,9 @@ def _drop_disclaimers(text: str) -> str:
     if not text:
         return text
     paragraphs = _BLANK_SPLIT.split(text)
-    if _has_hint(text):  # most mail has no hint word at all: then no paragraph needs the test
-        paragraphs = [p for p in paragraphs if not _is_disclaimer(p)]
+    hints = _hints_in(text)
+    if hints:  # most mail has none at all; where some occur, paragraphs need only look for those
+        paragraphs = [p for p in paragraphs if not _is_disclaimer(p, hints)]
     return "\n\n".join(p.strip("\n") for p in paragraphs).strip()
 
 
