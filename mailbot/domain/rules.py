@@ -139,6 +139,9 @@ class Thresholds:
     default_language: str = "nl"
 
 
+_NO_TERMS: frozenset[int] = frozenset()
+
+
 class TermIndex:
     """All distinct terms of a rule set, and a per-word cache of which terms each word satisfies."""
 
@@ -152,7 +155,9 @@ class TermIndex:
         self._stem: dict[tuple[str, str], list[int]] = {}
         self._stem_heads: set[str] = set()
         self._stemmers = {lang: snowballstemmer.stemmer(name) for lang, name in STEM_LANGUAGES.items()}
-        self.cache: dict[str, frozenset[int]] = {}
+        # the per-word cache: words already judged, and the term ids of those that satisfy any
+        self._seen: set[str] = set()
+        self._hits: dict[str, frozenset[int]] = {}
 
     def add(self, term: Term) -> int:
         found = self._ids.get(term)
@@ -174,14 +179,13 @@ class TermIndex:
                 stem = stemmer.stemWord(term.text)
                 self._stem.setdefault((lang, stem), []).append(tid)
                 self._stem_heads.add(stem[:3])
-        self.cache.clear()
+        self._forget()
         return tid
 
     def match_word(self, word: str) -> frozenset[int]:
         """Term ids a (raw) word satisfies; cached, because mail vocabulary repeats."""
-        hit = self.cache.get(word)
-        if hit is not None:
-            return hit
+        if word in self._seen:
+            return self._hits.get(word, _NO_TERMS)
         w = fold(word)
         ids: list[int] = list(self._exact.get(w, ()))
         if len(w) > 40 or not w.isalpha():
@@ -205,10 +209,27 @@ class TermIndex:
         self._remember(word, result)
         return result
 
+    def hits(self, words: set[str]) -> dict[str, frozenset[int]]:
+        """The words that satisfy any term, with their term ids.
+
+        Set operations rather than a lookup per word: a message has hundreds of distinct words,
+        few of them new and fewer still satisfying a term.
+        """
+        for word in words - self._seen:
+            self.match_word(word)
+        hits = self._hits
+        return {word: hits[word] for word in hits.keys() & words}
+
     def _remember(self, word: str, result: frozenset[int]) -> None:
-        if len(self.cache) > 200_000:  # bound memory on an endless stream of new words
-            self.cache.clear()
-        self.cache[word] = result
+        if len(self._seen) > 200_000:  # bound memory on an endless stream of new words
+            self._forget()
+        self._seen.add(word)
+        if result:
+            self._hits[word] = result
+
+    def _forget(self) -> None:
+        self._seen.clear()
+        self._hits.clear()
 
 
 @dataclass
@@ -362,17 +383,8 @@ class _Field:
     def __init__(self, text: str, index: TermIndex) -> None:
         self.text = text
         self.words = words_of(text)
-        match_word = index.match_word
-        cached = index.cache.get
-        hits = {}
-        present: set[int] = set()
-        for w in set(self.words):
-            ids = cached(w)
-            if ids is None:
-                ids = match_word(w)
-            if ids:
-                hits[w] = ids
-                present.update(ids)
+        hits = index.hits(set(self.words))
+        present: set[int] = set().union(*hits.values())
         self._hits = hits
         # positions are only needed for the few patterns whose anchor occurs: built on first use
         self._positions: dict[int, list[int]] | None = None
