@@ -51,14 +51,24 @@ class _Irregular(Exception):
     """The fast builder met a shape the feed parser treats specially: parse with the stdlib."""
 
 
-def message_from_bytes(raw: bytes) -> Message:
-    """The tree ``email.message_from_bytes(raw, policy=compat32)`` returns, built faster."""
+ContentTypes = dict[int, str]  # id() of a part → its get_content_type()
+
+
+def message_from_bytes(raw: bytes, types: ContentTypes | None = None) -> Message:
+    """The tree ``email.message_from_bytes(raw, policy=compat32)`` returns, built faster.
+
+    ``types``, if given, receives the content type of every part built here (the builder needs
+    them anyway, and the caller's walk would otherwise read each header list again). Parts the
+    stdlib parser builds are not in it. Valid while the tree lives: ids are reused after that.
+    """
     text = raw.decode("ascii", "surrogateescape")  # what BytesParser does before parsing
+    seen: ContentTypes = {} if types is None else types
     try:
-        root = _build(text)
+        root = _build(text, seen)
     except (_Irregular, RecursionError):
+        seen.clear()  # the ids of the discarded parts may come back in the stdlib's tree
         return email.message_from_string(text, policy=compat32)
-    if root.get_content_maintype() == "multipart" and not root.is_multipart():
+    if seen[id(root)].startswith("multipart/") and not root.is_multipart():
         _defect(root, errors.MultipartInvariantViolationDefect())  # as FeedParser.close()
     return root
 
@@ -67,7 +77,7 @@ def _defect(msg: Message, defect: errors.MessageDefect) -> None:
     compat32.handle_defect(msg, defect)
 
 
-def _build(text: str, before_boundary: bool = False, depth: int = 0) -> Message:
+def _build(text: str, types: ContentTypes, before_boundary: bool = False, depth: int = 0) -> Message:
     """One message or body part: its header block, then its body by content type.
 
     ``before_boundary``: a boundary line follows this text. RFC 2046 gives the newline before it to
@@ -80,16 +90,16 @@ def _build(text: str, before_boundary: bool = False, depth: int = 0) -> Message:
         raise _Irregular
     msg, body_start = _parse_head(text)
     body = text[body_start:]
-    ctype = msg.get_content_type()
+    ctype = types[id(msg)] = msg.get_content_type()
     maintype = ctype.partition("/")[0]
     if ctype == "multipart/digest":
         raise _Irregular  # its parts default to message/rfc822
     if ctype == "message/delivery-status":
-        _delivery_status(msg, body)
+        _delivery_status(msg, body, types)
     elif maintype == "message":
-        msg.attach(_build(body, before_boundary, depth + 1))
+        msg.attach(_build(body, types, before_boundary, depth + 1))
     elif maintype == "multipart":
-        _multipart(msg, body, before_boundary, depth)
+        _multipart(msg, body, types, before_boundary, depth)
     else:
         msg.set_payload(_strip_eol(body) if before_boundary else body)
     return msg
@@ -157,13 +167,14 @@ def _set_header_lines(msg: Message, lines: list[str]) -> None:
         msg.set_raw(*compat32.header_source_parse(value))
 
 
-def _delivery_status(msg: Message, body: str) -> None:
+def _delivery_status(msg: Message, body: str, types: ContentTypes) -> None:
     """RFC 3464 status fields: header blocks separated by blank lines, each its own ``Message``."""
     pos = 0
     end = len(body)
     while True:
         block, next_start = _parse_head(body, pos)
-        if block.defects or block.get_content_type() != "text/plain":
+        ctype = types[id(block)] = block.get_content_type()
+        if block.defects or ctype != "text/plain":
             raise _Irregular  # a block with a body line, or typed: the feed parser reads on
         block.set_payload("")
         msg.attach(block)
@@ -194,7 +205,7 @@ def _boundary_lines(body: str, separator: str) -> list[tuple[int, int, bool]]:
     return lines
 
 
-def _multipart(msg: Message, body: str, before_boundary: bool, depth: int) -> None:
+def _multipart(msg: Message, body: str, types: ContentTypes, before_boundary: bool, depth: int) -> None:
     separator = boundary(msg)
     if separator is None:
         raise _Irregular  # NoBoundaryInMultipartDefect
@@ -217,7 +228,7 @@ def _multipart(msg: Message, body: str, before_boundary: bool, depth: int) -> No
     for (_, part_start, _), part_end in zip(lines, ends, strict=False):
         if part_start == part_end and part_end != len(body):
             raise _Irregular  # two boundary lines in a row: the feed parser skips both
-        msg.attach(_build(body[part_start:part_end], before_boundary=True, depth=depth + 1))
+        msg.attach(_build(body[part_start:part_end], types, before_boundary=True, depth=depth + 1))
     if not closed:
         _defect(msg, errors.CloseBoundaryNotFoundDefect())
         return  # the epilogue stays None

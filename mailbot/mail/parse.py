@@ -416,26 +416,25 @@ def _walk(
     part: Message,
     body: _Body,
     defects: list[str],
+    types: mime.ContentTypes,
     *,
     root: bool,
     inner: bool,
     depth: int,
-    ctype: str | None = None,
 ) -> None:
     """Collect text, HTML and attachments depth-first.
 
     Embedded ``message/*`` parts (a bounce's returned original, a forwarded attachment) are kept
     apart: they are not what the sender wrote now, and a bounce quoting our "Klacht" ack must not
     read as a complaint. The caller falls back to them only when the message has no text at all.
-    ``ctype`` is the part's content type when the caller already has it (the root's).
+    ``types``: the content types the MIME builder already read (see ``mime.message_from_bytes``).
     """
     body.parts += 1
     if depth > _MAX_DEPTH or body.parts > _MAX_PARTS:
         if "MimeTooDeep" not in defects:
             defects.append("MimeTooDeep")
         return
-    if ctype is None:
-        ctype = part.get_content_type()
+    ctype = types.get(id(part)) or part.get_content_type()
     payload = part.get_payload()
     if part.is_multipart() and isinstance(payload, list):
         if ctype.startswith("message/") and not inner:
@@ -443,7 +442,7 @@ def _walk(
         embedded = inner or ctype.startswith("message/")
         for child in payload:
             if isinstance(child, Message):
-                _walk(child, body, defects, root=False, inner=embedded, depth=depth + 1)
+                _walk(child, body, defects, types, root=False, inner=embedded, depth=depth + 1)
         return
     if not root and _is_attachment(part):
         if not inner:
@@ -489,19 +488,20 @@ def parse_message(raw: bytes) -> ParsedMail:
     if not raw or raw.isspace():  # what ``not raw.strip()`` tests, without copying the message
         raise UnparseableMail("empty message")
     raw = _trim_leading_noise(bytes(raw))
+    types: mime.ContentTypes = {}
     try:
-        msg = mime.message_from_bytes(raw)
+        msg = mime.message_from_bytes(raw, types)
     except Exception as exc:  # the stdlib parser is lenient, but guard the one place it might not be
         raise UnparseableMail(f"email parser failed: {type(exc).__name__}") from exc
     raw_headers, headers = _read_headers(msg)
     if not raw_headers:
         raise UnparseableMail("no headers found")
     defects = [type(d).__name__ for d in msg.defects]
-    content_type = msg.get_content_type()
+    content_type = types.get(id(msg)) or msg.get_content_type()
 
     body = _Body()
     try:
-        _walk(msg, body, defects, root=True, inner=False, depth=0, ctype=content_type)
+        _walk(msg, body, defects, types, root=True, inner=False, depth=0)
     except Exception as exc:  # pathological MIME: keep the headers, record why the body is missing
         defects.append(f"mime:{type(exc).__name__}")
         body = _Body()

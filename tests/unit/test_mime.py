@@ -40,7 +40,7 @@ def stdlib(raw: bytes) -> Message:
 def built_fast(raw: bytes) -> bool:
     """True when the fast builder handled the message itself (no stdlib fallback)."""
     try:
-        mime._build(raw.decode("ascii", "surrogateescape"))
+        mime._build(raw.decode("ascii", "surrogateescape"), {})
     except mime._Irregular:
         return False
     return True
@@ -54,6 +54,17 @@ def test_corpus_is_present() -> None:
 def test_same_tree_as_stdlib_on_corpus(path: Path) -> None:
     raw = path.read_bytes()
     assert snapshot(mime.message_from_bytes(raw)) == snapshot(stdlib(raw))
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES[::7], ids=lambda p: str(p.relative_to(CORPUS)))
+def test_recorded_content_types_are_the_parts_own(path: Path) -> None:
+    """The types handed to parse.py are each part's get_content_type(), for the parts built fast,
+    and none at all after a stdlib fallback (its parts may reuse a discarded part's id)."""
+    raw = path.read_bytes()
+    types: mime.ContentTypes = {}
+    tree = mime.message_from_bytes(raw, types)
+    expected = {id(part): part.get_content_type() for part in tree.walk()} if built_fast(raw) else {}
+    assert types == expected
 
 
 def test_fast_path_handles_nearly_all_corpus_mail() -> None:
@@ -210,7 +221,7 @@ def test_same_tree_as_stdlib_on_generated_mime(text: str) -> None:
 def test_fast_builder_raises_nothing_but_fallback_on_random_bytes(tail: bytes, head: bytes) -> None:
     raw = head + tail
     try:
-        fast = mime._build(raw.decode("ascii", "surrogateescape"))
+        fast = mime._build(raw.decode("ascii", "surrogateescape"), {})
     except mime._Irregular:
         return
     if fast.get_content_maintype() == "multipart" and not fast.is_multipart():
