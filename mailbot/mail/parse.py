@@ -19,7 +19,7 @@ import email
 import email.errors
 import email.utils
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import decode_header, make_header
@@ -121,7 +121,7 @@ class ParsedMail:
     text: str
     html: str
     attachments: tuple[Attachment, ...]
-    headers: dict[str, tuple[str, ...]]
+    headers: Mapping[str, tuple[str, ...]]
     content_type: str
     report_type: str | None
     return_path: str | None
@@ -157,12 +157,17 @@ def decode_header_value(value: str | None) -> str:
         return _unfold(value)
 
 
-_FOLD = re.compile(r"\s*[\r\n]+\s*")
+_NEWLINES = re.compile(r"[\r\n]+")
 
 
 def _unfold(value: str) -> str:
+    """Each run of whitespace holding a line break becomes one space; the ends are stripped.
+
+    What ``re.sub(r"\\s*[\\r\\n]+\\s*", " ", value).strip()`` gives, at half its cost: that pattern
+    starts with ``\\s*``, so the regex engine tries a match at every character of the value.
+    """
     if "\n" in value or "\r" in value:
-        value = _FOLD.sub(" ", value)
+        return " ".join([piece for piece in (p.strip() for p in _NEWLINES.split(value)) if piece])
     return value.strip()
 
 
@@ -275,40 +280,55 @@ def _raw_text(value: str) -> str:
 _RawHeaders = dict[str, list[str]]
 
 
-def _read_headers(msg: Message) -> tuple[_RawHeaders, dict[str, tuple[str, ...]]]:
-    """Lower-case name → raw values, and the same decoded (``ParsedMail.headers``), in one pass.
+class DecodedHeaders(Mapping[str, tuple[str, ...]]):
+    """``ParsedMail.headers``: lower-case name → RFC 2047-decoded values, decoded on first read.
+
+    The rules read a handful of a message's headers; Received, DKIM and ARC fields, folded over
+    many lines, are most of the rest and are never read. Decoding all of them cost about a tenth
+    of classifying a message.
+    """
+
+    __slots__ = ("_decoded", "_raw")
+
+    def __init__(self, raw: _RawHeaders) -> None:
+        self._raw = raw
+        self._decoded: dict[str, tuple[str, ...]] = {}
+
+    def __getitem__(self, name: str) -> tuple[str, ...]:
+        values = self._decoded.get(name)
+        if values is None:
+            values = self._decoded[name] = tuple(map(decode_header_value, self._raw[name]))
+        return values
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+def _read_headers(msg: Message) -> _RawHeaders:
+    """Lower-case name → raw values as text, in order.
 
     raw_items(), not get(): compat32 would wrap 8-bit values in a Header that reads them as
-    unknown-8bit; the raw text is decoded here as UTF-8, else windows-1252 (RFC 6532). One pass
-    over the header list, because a message carries a dozen or more headers and both views of
-    every one are needed; pure-ASCII values (nearly all) skip the 8-bit and RFC 2047 decoders.
+    unknown-8bit; the raw text is decoded here as UTF-8, else windows-1252 (RFC 6532).
     """
     raw: _RawHeaders = {}
-    decoded: dict[str, list[str]] = {}
     for name, value in msg.raw_items():
-        value = str(value)
-        if value.isascii():
-            # _raw_text would return it unchanged; without "=?" the RFC 2047 decoder would too
-            text = value
-            if "=?" in value:
-                dec = decode_header_value(value)
-            else:
-                dec = value[:_HEADER_LIMIT]
-                if "\n" in dec or "\r" in dec:
-                    dec = _FOLD.sub(" ", dec)
-                dec = dec.strip()
-        else:
-            text = _raw_text(value)
-            dec = decode_header_value(text)
+        text = value if value.isascii() else _raw_text(value)
         key = name.lower()
         values = raw.get(key)
         if values is None:
             raw[key] = [text]
-            decoded[key] = [dec]
         else:
             values.append(text)
-            decoded[key].append(dec)
-    return raw, {name: tuple(values) for name, values in decoded.items()}
+    return raw
 
 
 def _first(raw: _RawHeaders, name: str) -> str | None:
@@ -493,7 +513,7 @@ def parse_message(raw: bytes) -> ParsedMail:
         msg = mime.message_from_bytes(raw, types)
     except Exception as exc:  # the stdlib parser is lenient, but guard the one place it might not be
         raise UnparseableMail(f"email parser failed: {type(exc).__name__}") from exc
-    raw_headers, headers = _read_headers(msg)
+    raw_headers = _read_headers(msg)
     if not raw_headers:
         raise UnparseableMail("no headers found")
     defects = [type(d).__name__ for d in msg.defects]
@@ -532,7 +552,7 @@ def parse_message(raw: bytes) -> ParsedMail:
         text=text,
         html=html,
         attachments=tuple(body.attachments),
-        headers=headers,
+        headers=DecodedHeaders(raw_headers),
         content_type=content_type,
         report_type=str(report_type).lower() if isinstance(report_type, str) else None,
         return_path=_return_path(raw_headers),
