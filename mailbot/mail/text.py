@@ -130,24 +130,24 @@ def _is_attribution(lines: list[str], i: int) -> bool:
     return False
 
 
+# Words at least one of which every disclaimer pattern above needs (lower-case): "niet de beoogde
+# ontvanger" needs its qualifier, "no rights can be derived" its last word. Bounces say "recipient"
+# all the time; the qualifiers are rare, so few paragraphs reach the costly expressions.
 _DISCLAIMER_HINTS = (
     "disclaimer",
-    "ontvanger",
-    "geadresseerde",
-    "recipient",
-    "addressee",
-    "bestemd",
+    "beoogde",
     "bedoeld",
+    "juiste",
     "intended",
+    "uitsluitend",
     "adressat",
     "empf",
     "destinataire",
     "rechten",
-    "rights",
-    "milieu",
+    "derived",
     "environment",
-    "handelsregister",
-    "koophandel",
+    "milieu",
+    "ingeschreven",
     "confiden",
     "vertrouw",
     "vertraul",

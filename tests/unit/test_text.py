@@ -3,6 +3,8 @@ HTML and every charset are decoded first (R-C11)."""
 
 from __future__ import annotations
 
+import pytest
+
 from mailbot.domain.model import Category, Organisation
 from mailbot.domain.rules import classify
 from mailbot.mail.html import html_to_text
@@ -68,6 +70,37 @@ def test_disclaimer_paragraph_is_removed_but_a_confidentiality_complaint_is_not(
     text = current_text(body)
     assert "vertrouwelijke informatie" in text
     assert "verwijder dit bericht" not in text
+
+
+DISCLAIMERS = [
+    "Disclaimer: niets uit dit bericht bindt ons.",
+    "Bent u NIET de beoogde ontvanger, stel ons dan op de hoogte.",
+    "If you are not the intended recipient, please notify the sender.",
+    "If you are not the intended addressee, tell us.",
+    "Indien u niet de juiste geadresseerde bent, meld het ons.",
+    "Dit bericht is uitsluitend bestemd voor de geadresseerde.",
+    "This e-mail is intended solely for the person it names.",
+    "Wenn Sie nicht der richtige Adressat sind, informieren Sie uns.",
+    "Sollten Sie nicht der beabsichtigte Empfänger sein, bitte melden.",
+    "Ce message est destiné au destinataire prévu uniquement.",
+    "Aan dit bericht kunnen geen rechten worden ontleend.",
+    "No rights can be derived from this message.",
+    "Please consider the environment before printing this e-mail.",
+    "Denk aan het milieu voordat u dit bericht print.",
+    "Ordevos B.V. is ingeschreven bij de Kamer van Koophandel onder 12345678.",
+    "Ordevos is ingeschreven in het handelsregister.",
+    "Dit bericht is vertrouwelijk. Heeft u het per abuis ontvangen, gooi het weg.",
+    "This message is CONFIDENTIAL. If you received it in error, delete it.",
+    "Diese Nachricht ist vertraulich; falls irrtümlich erhalten, bitte löschen.",
+    "Ce message est confidentiel. Reçu par erreur ? Supprimez-le.",
+]
+
+
+@pytest.mark.parametrize("footer", DISCLAIMERS)
+def test_every_kind_of_disclaimer_is_dropped(footer: str) -> None:
+    """One footer per disclaimer pattern: the cheap hint-word filter in front of them hides none."""
+    question = "Mijn vraag gaat over de training."
+    assert current_text(f"{question}\n\n{footer}") == question
 
 
 def test_disclaimer_saying_verwijder_dit_bericht_is_not_an_erasure_request() -> None:
