@@ -31,15 +31,15 @@ from email.utils import unquote
 # other separators), and a header block is the run of lines that match its headerRE.
 _EOL = re.compile(r"\r\n|\r|\n")
 _LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
-# One header field of a regular block as (name, value), the pair ``header_source_parse`` makes of
-# it: the value starts after the colon's blanks and keeps its folds, without the final line end.
-_FIELDS = re.compile(
+# One header field as (name, value), the pair ``header_source_parse`` makes of it: the value starts
+# after the colon's blanks and keeps its folds, without the final line end. Matched field after
+# field, it also finds where a regular header block ends: at the first line that is no field.
+_FIELD = re.compile(
     r"([\041-\071\073-\176]+):[ \t]*([^\r\n]*(?:(?:\r\n|\r|\n)[ \t][^\r\n]*)*)(?:\r\n|\r|\n)?"
 )
 _HEADER_BLOCK = re.compile(r"(?:(?:From |[\041-\071\073-\176]*:|[\t ])[^\r\n]*(?:\r\n|\r|\n|\Z))*")
-# The same block without the lines the feed parser treats specially (a Unix "From " line, a field
-# without a name): where it stops short of _HEADER_BLOCK, the next line starts with one of those.
-_REGULAR_BLOCK = re.compile(r"(?:(?:[\041-\071\073-\176]+:|[\t ])[^\r\n]*(?:\r\n|\r|\n|\Z))*")
+# Lines the feed parser treats specially: a leading continuation, a Unix "From " line, a field
+# without a name. Where the fields stop short of _HEADER_BLOCK, the next line starts with one.
 _SPECIAL_FIRST = (" ", "\t", ":", "From ")  # a leading continuation is special too
 _SPECIAL_LATER = (":", "From ")
 
@@ -113,10 +113,21 @@ def _parse_head(text: str, pos: int = 0) -> tuple[Message, int]:
     """
     msg = Message(policy=compat32)
     end = len(text)
-    block_end = _REGULAR_BLOCK.match(text, pos).end()  # type: ignore[union-attr]  # matches ''
-    special = text.startswith(_SPECIAL_FIRST, pos) or text.startswith(_SPECIAL_LATER, block_end)
+    block_end = pos
+    special = text.startswith(_SPECIAL_FIRST, pos)
+    if not special:
+        # A field is its first line plus continuation lines, and header_source_parse of the whole
+        # field equals that of its lines: _FIELD yields that (name, value) pair directly.
+        set_raw = msg.set_raw
+        match = _FIELD.match
+        while (field := match(text, block_end)) is not None:
+            set_raw(*field.groups())
+            block_end = field.end()
+        special = text.startswith(_SPECIAL_LATER, block_end)
+        if special:
+            msg = Message(policy=compat32)  # start over, line by line
     if special:
-        block_end = _HEADER_BLOCK.match(text, pos).end()  # type: ignore[union-attr]
+        block_end = _HEADER_BLOCK.match(text, pos).end()  # type: ignore[union-attr]  # matches ''
     if block_end == end:
         body_start = end
     elif text[block_end] in "\r\n":  # the blank line, dropped like the feed parser does
@@ -126,12 +137,6 @@ def _parse_head(text: str, pos: int = 0) -> tuple[Message, int]:
         _defect(msg, errors.MissingHeaderBodySeparatorDefect())
     if special:
         _set_header_lines(msg, _LINES.findall(text, pos, block_end))
-    else:
-        # A field is its first line plus continuation lines, and header_source_parse of the whole
-        # field equals that of its lines: _FIELDS yields that (name, value) pair directly.
-        set_raw = msg.set_raw
-        for name, value in _FIELDS.findall(text, pos, block_end):
-            set_raw(name, value)
     return msg, body_start
 
 
