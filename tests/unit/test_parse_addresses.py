@@ -62,9 +62,22 @@ def test_fast_paths_read_one_address_as_the_strict_parser_does_R_C13(piece: str)
     ("<a@b", "a@b>", no '@' at all): the fast paths accept and reject exactly what it does."""
     assume(piece.strip() and not any(c in piece for c in "(;:\\,"))  # those take other paths
     expected = _normal(_strict_slow(piece))
-    assert _normal(_strict_one(piece)) == expected
-    if expected is None:
+    fast = _normal(_strict_one(piece))
+    if fast != expected:
+        # The one deliberate difference: a '.' in an unquoted display name ("J. Smith <j@x.nl>")
+        # is RFC 5322 obs-phrase, obsolete syntax a parser must accept (section 4); the stdlib
+        # flags it as a defect. Without the dots, the strict parser reads the same address.
+        name, bracket, rest = piece.partition("<")
+        assert expected is None and "." in name and '"' not in name
+        undotted = _strict_slow(name.replace(".", " ") + bracket + rest)
+        assert fast is not None and undotted is not None
+        assert [addr for _, addr in fast] == [addr for _, addr in undotted]
+    if fast is None:
         assert strict_addresses([piece]) == []
+
+
+def test_initials_in_a_display_name_are_accepted_R_C13() -> None:
+    assert strict_addresses(["J. de Vries <j@example.nl>"]) == [("J. de Vries", "j@example.nl")]
 
 
 def test_fast_path_examples_R_C13() -> None:
