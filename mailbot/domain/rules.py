@@ -31,6 +31,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 import snowballstemmer
 
@@ -158,6 +159,7 @@ class TermIndex:
         # the per-word cache: words already judged, and the term ids of those that satisfy any
         self._seen: set[str] = set()
         self._hits: dict[str, frozenset[int]] = {}
+        self._anchors: dict[int, tuple[Sequence[Pattern], frozenset[int], dict[int, tuple[int, ...]]]] = {}
 
     def add(self, term: Term) -> int:
         found = self._ids.get(term)
@@ -219,6 +221,22 @@ class TermIndex:
             self.match_word(word)
         hits = self._hits
         return {word: hits[word] for word in hits.keys() & words}
+
+    def anchors_of(self, patterns: Sequence[Pattern]) -> tuple[frozenset[int], dict[int, tuple[int, ...]]]:
+        """The anchors of a pattern list, and for each anchor the list positions of its patterns.
+
+        Vocabulary rules list a hundred patterns or more and a text holds the anchors of a few:
+        looking those few up beats testing every pattern. Cached per list, by identity (the entry
+        keeps the list alive, so its id cannot be reused).
+        """
+        entry = self._anchors.get(id(patterns))
+        if entry is None or entry[0] is not patterns:
+            by_anchor: dict[int, list[int]] = {}
+            for position, pattern in enumerate(patterns):
+                by_anchor.setdefault(pattern.anchor, []).append(position)
+            entry = (patterns, frozenset(by_anchor), {a: tuple(ps) for a, ps in by_anchor.items()})
+            self._anchors[id(patterns)] = entry
+        return entry[1], entry[2]
 
     def _remember(self, word: str, result: frozenset[int]) -> None:
         if len(self._seen) > 200_000:  # bound memory on an endless stream of new words
@@ -346,6 +364,9 @@ class _Plan:
     always: tuple[int, ...]  # rules with no anchor gate (regex, headers, or ``all`` only)
     # per field combination: all anchors of gated rules reading it, and anchor → those rules
     groups: tuple[tuple[tuple[str, ...], frozenset[int], dict[int, tuple[int, ...]]], ...]
+    # per rule: the anchors of each of its ``all`` groups; a group none of whose anchors occurs
+    # in the rule's fields cannot match, so the rule cannot fire (checked before its patterns)
+    required: tuple[tuple[frozenset[int], ...], ...]
 
     @classmethod
     def build(cls, rules: Sequence[Rule], first_terms: dict[str, frozenset[int]]) -> _Plan:
@@ -363,7 +384,8 @@ class _Plan:
             (names, frozenset(group), {tid: tuple(ids) for tid, ids in group.items()})
             for names, group in by_fields.items()
         )
-        return cls(tuple(rules), terms, tuple(always), groups)
+        required = tuple(tuple(frozenset(p.anchor for p in group) for group in rule.all) for rule in rules)
+        return cls(tuple(rules), terms, tuple(always), groups, required)
 
     def candidates(self, msg: _Message) -> list[int]:
         """Positions (file order) of the rules that can fire on this message."""
@@ -499,6 +521,9 @@ def _prepare(parsed: ParsedMail, ruleset: RuleSet) -> _Message:
 def _first_match(
     msg: _Message, rule: Rule, patterns: Sequence[Pattern], fields: Sequence[str] = ()
 ) -> str | None:
+    """The evidence of the first pattern (in list order) found, field by field."""
+    if len(patterns) > _SHORT_LIST:
+        return _first_match_indexed(msg, rule, patterns, fields)
     for name in fields or rule.fields:
         fld = msg.field(name)
         present = fld.present
@@ -506,6 +531,30 @@ def _first_match(
             if pattern.anchor not in present:
                 continue
             hit = fld.find(pattern)
+            if hit is not None:
+                return hit
+    return None
+
+
+_SHORT_LIST = 16  # shorter pattern lists are tested one by one: cheaper than the set operations
+
+
+def _first_match_indexed(
+    msg: _Message, rule: Rule, patterns: Sequence[Pattern], fields: Sequence[str] = ()
+) -> str | None:
+    """:func:`_first_match` for long lists: only the patterns whose anchor occurs, in list order."""
+    anchors, positions_of = msg.index.anchors_of(patterns)
+    for name in fields or rule.fields:
+        fld = msg.field(name)
+        common = anchors.intersection(fld.present)
+        if not common:
+            continue
+        if len(common) == 1:
+            order: Iterable[int] = positions_of[next(iter(common))]
+        else:
+            order = sorted(chain.from_iterable(map(positions_of.__getitem__, common)))
+        for position in order:
+            hit = fld.find(patterns[position])
             if hit is not None:
                 return hit
     return None
@@ -577,8 +626,13 @@ def _evaluate_planned(msg: _Message, plan: _Plan) -> list[RuleHit]:
     hits = []
     rules = plan.rules
     first_terms = plan.first_terms
+    required = plan.required
     for i in plan.candidates(msg):
         rule = rules[i]
+        if required[i]:
+            present = msg.present(rule.fields)
+            if any(group.isdisjoint(present) for group in required[i]):
+                continue
         evidence = _evaluate(msg, rule, first_terms[i])
         if evidence is not None:
             hits.append(RuleHit(rule, evidence))
