@@ -17,8 +17,8 @@ from mailbot.mail.parse import parse_message
 from tests.unit.test_rules_support import corpus_rows, shipped_rules
 
 PROBES = Path(__file__).resolve().parents[1] / "data" / "probes"
-SETS = {"set1": 160, "set2": 150, "set3": 140, "set4": 140}
-ACCURACY_FLOOR = 0.96  # the sets score 96.4-98.0% now; the labelled corpus's floor is 97%
+SETS = {"set1": 160, "set2": 150, "set3": 140, "set4": 140, "set5": 100}
+ACCURACY_FLOOR = 0.96  # the sets score 97.0-98.0% now; the labelled corpus's floor is 97%
 NO_ACK = {Category.AUTOMATED, Category.REPLY}
 
 
@@ -48,7 +48,7 @@ def test_accuracy_floor_on_unseen_writers(folder: str) -> None:
 def test_machine_mail_is_never_acknowledged_R_C1_to_R_C6(folder: str) -> None:
     rows = corpus_rows(PROBES / folder / "labels.csv")
     machine = [r["file"] for r in rows if DUTCH_LABELS[r["category"]] is Category.AUTOMATED]
-    assert len(machine) >= 24
+    assert len(machine) >= 18
     acknowledged = [(name, _result(folder, name).category.value) for name in machine]
     acknowledged = [(name, category) for name, category in acknowledged if Category(category) not in NO_ACK]
     assert acknowledged == []
