@@ -12,6 +12,7 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -66,11 +67,22 @@ def _label(value: str) -> Category:
     return Category(name)
 
 
-def _report(labels_csv: Path, folder: Path, ruleset: RuleSet, org: Organisation) -> int:
-    with labels_csv.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows or "file" not in rows[0] or "category" not in rows[0]:
-        raise click.ClickException(f"{labels_csv}: needs 'file' and 'category' columns")
+@dataclass(frozen=True)
+class Score:
+    """How a folder of labelled mail was classified: what ``--report`` prints and tests assert."""
+
+    total: int
+    wrong: tuple[tuple[str, Category, Classification], ...]  # file, expected, result
+    confusion: Counter[tuple[Category, Category]]  # (expected, classified) → messages
+    loops: int  # automated messages in a category that gets an acknowledgement
+
+    @property
+    def accuracy(self) -> float:
+        return 1 - len(self.wrong) / self.total if self.total else 0.0
+
+
+def score(rows: list[dict[str, str]], folder: Path, ruleset: RuleSet, org: Organisation) -> Score:
+    """Classify each labelled row's file; raises ValueError for a category name it does not know."""
     confusion: Counter[tuple[Category, Category]] = Counter()
     wrong: list[tuple[str, Category, Classification]] = []
     loops = 0
@@ -78,30 +90,39 @@ def _report(labels_csv: Path, folder: Path, ruleset: RuleSet, org: Organisation)
         try:
             expected = _label(row["category"])
         except ValueError:
-            raise click.ClickException(f"{labels_csv}: unknown category {row['category']!r}") from None
+            raise ValueError(f"unknown category {row['category']!r}") from None
         result = classify_file(folder / row["file"], ruleset, org)
         confusion[(expected, result.category)] += 1
         if result.category is not expected:
             wrong.append((row["file"], expected, result))
         if expected is Category.AUTOMATED and result.category not in NO_ACK:
             loops += 1
-    total = len(rows)
-    right = total - len(wrong)
-    click.echo(f"accuracy: {right}/{total} = {right / total:.1%}")
-    click.echo(f"automated messages in an acknowledged category: {loops}")
+    return Score(len(rows), tuple(wrong), confusion, loops)
+
+
+def _report(labels_csv: Path, folder: Path, ruleset: RuleSet, org: Organisation) -> int:
+    with labels_csv.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or "file" not in rows[0] or "category" not in rows[0]:
+        raise click.ClickException(f"{labels_csv}: needs 'file' and 'category' columns")
+    try:
+        result = score(rows, folder, ruleset, org)
+    except ValueError as exc:
+        raise click.ClickException(f"{labels_csv}: {exc}") from None
+    right = result.total - len(result.wrong)
+    click.echo(f"accuracy: {right}/{result.total} = {right / result.total:.1%}")
+    click.echo(f"automated messages in an acknowledged category: {result.loops}")
     cats = list(Category)
     width = max(len(c.value) for c in cats) + 1
     click.echo("\nconfusion matrix (rows: expected, columns: classified)")
     click.echo(" " * width + " ".join(f"{c.value[:6]:>6}" for c in cats))
     for exp in cats:
-        click.echo(f"{exp.value:<{width}}" + " ".join(f"{confusion[(exp, got)]:>6}" for got in cats))
-    if wrong:
+        click.echo(f"{exp.value:<{width}}" + " ".join(f"{result.confusion[(exp, got)]:>6}" for got in cats))
+    if result.wrong:
         click.echo("\nmisclassified:")
-        for name, expected, result in wrong:
-            click.echo(
-                f"  {name}: expected {expected.value}, got {result.category.value} (rule {result.rule})"
-            )
-    return 0 if not wrong else 1
+        for name, expected, got in result.wrong:
+            click.echo(f"  {name}: expected {expected.value}, got {got.category.value} (rule {got.rule})")
+    return 0 if not result.wrong else 1
 
 
 @click.command("classify")

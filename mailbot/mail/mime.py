@@ -54,6 +54,11 @@ class _Irregular(Exception):
 ContentTypes = dict[int, str]  # id() of a part → its get_content_type()
 
 
+def content_type(part: Message, types: ContentTypes) -> str:
+    """``part.get_content_type()``, from the record when the builder made the part."""
+    return types.get(id(part)) or part.get_content_type()
+
+
 def message_from_bytes(raw: bytes, types: ContentTypes | None = None) -> Message:
     """The tree ``email.message_from_bytes(raw, policy=compat32)`` returns, built faster.
 

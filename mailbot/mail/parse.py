@@ -454,7 +454,7 @@ def _walk(
         if "MimeTooDeep" not in defects:
             defects.append("MimeTooDeep")
         return
-    ctype = types.get(id(part)) or part.get_content_type()
+    ctype = mime.content_type(part, types)
     payload = part.get_payload()
     if part.is_multipart() and isinstance(payload, list):
         if ctype.startswith("message/") and not inner:
@@ -517,7 +517,7 @@ def parse_message(raw: bytes) -> ParsedMail:
     if not raw_headers:
         raise UnparseableMail("no headers found")
     defects = [type(d).__name__ for d in msg.defects]
-    content_type = types.get(id(msg)) or msg.get_content_type()
+    content_type = mime.content_type(msg, types)
 
     body = _Body()
     try:

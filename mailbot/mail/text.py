@@ -161,7 +161,7 @@ def _hints_in(text: str, hints: tuple[str, ...] = _DISCLAIMER_HINTS) -> tuple[st
     return tuple(hint for hint in hints if hint in lowered)
 
 
-def _is_disclaimer(paragraph: str, hints: tuple[str, ...] = _DISCLAIMER_HINTS) -> bool:
+def _is_disclaimer(paragraph: str, hints: tuple[str, ...]) -> bool:
     if not _hints_in(paragraph, hints):
         return False
     if _DISCLAIMER_STRONG.search(paragraph):

@@ -7,6 +7,7 @@ from functools import cache
 
 import pytest
 
+from mailbot.cli.classify import NO_ACK
 from mailbot.domain.model import DUTCH_LABELS, Category, Classification, Organisation
 from mailbot.domain.rules import classify
 from mailbot.mail.parse import parse_message
@@ -14,7 +15,6 @@ from tests.unit.test_rules_support import CORPUS, corpus_rows, shipped_rules
 
 LABELLED = CORPUS / "labelled"
 ACCURACY_FLOOR = 0.97
-NO_ACK = {Category.AUTOMATED, Category.REPLY}
 
 
 ROWS = corpus_rows(LABELLED / "labels.csv")
