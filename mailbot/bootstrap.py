@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -17,14 +17,21 @@ from sqlalchemy import Engine
 from mailbot.adapters.crypto import Keyring, key_material_from_secret, load_or_create_key_file
 from mailbot.adapters.db.engine import make_engine, make_session_factory
 from mailbot.adapters.db.migrate import upgrade
-from mailbot.adapters.db.store import Database
+from mailbot.adapters.db.repos.uow import SqlDatabase
 from mailbot.adapters.db.vault import Vault
+from mailbot.adapters.templates import TemplateRenderer
 from mailbot.config import Settings
 from mailbot.domain.calendar import WorkCalendar
+from mailbot.domain.classifier import Classifier, RulesClassifier
 from mailbot.domain.deadlines import DeadlinePolicy, compute_deadlines
+from mailbot.domain.ladder import LadderStep, make_steps, validate_ladder
 from mailbot.domain.model import Category, Organisation
-from mailbot.services.ports import Clock, Source
+from mailbot.services import leases
+from mailbot.services.deadlines import DeadlineNotifier
+from mailbot.services.outbox import OutboxPolicy, acknowledgement_hook
+from mailbot.services.ports import Clock, Mailer, Source
 from mailbot.services.process import Processor
+from mailbot.services.usecases import DeadlineActions, OutboxActions, TicketActions
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +93,8 @@ def deadline_policy_of(settings: Settings) -> DeadlinePolicy:
     )
 
 
-def ladder_of(settings: Settings) -> dict[str, tuple[Any, ...]]:
+def ladder_of(settings: Settings) -> dict[str, tuple[LadderStep, ...]]:
     """The reminder/escalation ladder from configuration (issue 5), in the domain's step form."""
-    from datetime import timedelta
-
-    from mailbot.domain.ladder import make_steps, validate_ladder
-
     d = settings.deadlines
     ladder = {
         "first_response": make_steps(
@@ -126,7 +129,7 @@ def deadline_calculator(settings: Settings) -> Callable[[Category, datetime], di
     return calculate
 
 
-def imap_source_of(settings: Settings) -> Any:
+def imap_source_of(settings: Settings) -> Source:
     from mailbot.adapters.imap import ImapSource
 
     imap = settings.imap
@@ -145,7 +148,7 @@ def imap_source_of(settings: Settings) -> Any:
     )
 
 
-def mailer_of(settings: Settings) -> Any:
+def mailer_of(settings: Settings) -> Mailer:
     """SMTP relay when configured, else the embedded Maildir ``storage/sent`` (readable by a newcomer)."""
     if settings.smtp.enabled:
         from mailbot.adapters.smtp_sender import SmtpMailer
@@ -164,11 +167,7 @@ def mailer_of(settings: Settings) -> Any:
     return MaildirMailer(settings.storage.sent_dir)
 
 
-def outbox_policy(settings: Settings, org: Organisation) -> Any:
-    from datetime import timedelta
-
-    from mailbot.services.outbox import OutboxPolicy
-
+def outbox_policy(settings: Settings, org: Organisation) -> OutboxPolicy:
     return OutboxPolicy(
         org=org,
         from_address=settings.smtp.from_address,
@@ -178,23 +177,35 @@ def outbox_policy(settings: Settings, org: Organisation) -> Any:
     )
 
 
-def content_classifier(settings: Settings, org: Organisation) -> Callable[[Any], Any]:
+def rules_classifier(settings: Settings, org: Organisation) -> Classifier:
     from mailbot.adapters.rules_loader import load_ruleset
-    from mailbot.domain.rules import classify_content
 
-    ruleset = load_ruleset(settings.rules.dir)
-    return lambda parsed: classify_content(parsed, ruleset, org)
+    return RulesClassifier(load_ruleset(settings.rules.dir), org)
+
+
+#: A periodic job: the callable and its APScheduler trigger arguments.
+Job = tuple[Callable[[], Any], dict[str, Any]]
 
 
 @dataclass
 class App:
+    """Everything wired once: the use cases (``outbox``, ``tickets``, ``deadlines``), intake
+    (``processor``, ``source()``) and the database for read-only views."""
+
     settings: Settings
     engine: Engine
-    database: Database
+    database: SqlDatabase
     clock: Clock
     org: Organisation
     processor: Processor
-    extras: dict[str, Any] = field(default_factory=dict)
+    renderer: TemplateRenderer
+    outbox_policy: OutboxPolicy
+    mailer: Mailer
+    work_calendar: WorkCalendar
+    deadline_policy: DeadlinePolicy
+    outbox: OutboxActions
+    tickets: TicketActions
+    deadlines: DeadlineActions
 
     def source(self) -> Source:
         s = self.settings
@@ -204,9 +215,26 @@ class App:
 
         return MaildirSource(s.storage.inbox_dir, batch_size=s.imap.batch_size)
 
-    def jobs(self) -> dict[str, tuple[Callable[[], Any], dict[str, Any]]]:
-        """Periodic jobs for the scheduler; later stages add theirs through ``extras["jobs"]``."""
-        return dict(self.extras.get("jobs", {}))
+    def drain_outbox(self) -> int:
+        return self.outbox.drain().sent
+
+    def jobs(self) -> dict[str, Job]:
+        """Periodic jobs for the scheduler: send every 10 s, the deadline sweep every minute, the
+        digest daily at the configured time (the last two behind a lease)."""
+        digest_at = self.settings.staff.digest_time
+        return {
+            "send": (self.drain_outbox, {"trigger": "interval", "seconds": 10}),
+            "deadlines": (self.deadlines.sweep_job, {"trigger": "interval", "seconds": 60}),
+            "digest": (
+                self.deadlines.digest_job,
+                {
+                    "trigger": "cron",
+                    "hour": digest_at.hour,
+                    "minute": digest_at.minute,
+                    "timezone": self.org.timezone,
+                },
+            ),
+        }
 
     def close(self) -> None:
         self.engine.dispose()
@@ -217,107 +245,50 @@ def build_app(
     *,
     clock: Clock = utc_now,
     migrate: bool = True,
-    classifier: Callable[[Any], Any] | None = None,
-    mailer: Any = None,
+    classifier: Classifier | None = None,
+    mailer: Mailer | None = None,
 ) -> App:
     org = organisation_of(settings)
     # The rules first: a broken rules file must stop start-up before anything is created.
-    classify = classifier or content_classifier(settings, org)
+    classify = classifier or rules_classifier(settings, org)
     keyring = keyring_of(settings)
     engine = make_engine(settings.storage.database_url)
     if migrate:
         upgrade(engine)
-    database = Database(make_session_factory(engine), Vault(keyring))
+    database = SqlDatabase(make_session_factory(engine), Vault(keyring))
+    renderer = TemplateRenderer(settings.templates.dir, org.timezone)
+    policy = outbox_policy(settings, org)
+    deadline_calc = deadline_calculator(settings)
     processor = Processor(
         org=org,
-        classify=classify,
-        deadlines=deadline_calculator(settings),
+        classifier=classify,
+        deadlines=deadline_calc,
         max_attempts=settings.processing.max_attempts,
+        auto_reply_cap_per_day=settings.processing.auto_reply_cap_per_day,
+        on_ticket_opened=[acknowledgement_hook(renderer, policy)],
     )
-    app = App(settings=settings, engine=engine, database=database, clock=clock, org=org, processor=processor)
-    _wire_outbox(app, mailer or mailer_of(settings))
-    _wire_deadlines(app)
-    return app
-
-
-def _wire_outbox(app: App, mailer: Any) -> None:
-    """Acknowledgements are queued inside processing; the drain runs in fetch, send and the scheduler."""
-    from mailbot.adapters.templates import TemplateRenderer
-    from mailbot.services.outbox import acknowledgement_hook, drain
-
-    renderer = TemplateRenderer(app.settings.templates.dir, app.org.timezone)
-    policy = outbox_policy(app.settings, app.org)
-    app.processor.on_ticket_opened.append(acknowledgement_hook(renderer, policy))
-
-    def drain_outbox() -> int:
-        return drain(app.database, mailer, app.clock, policy).sent
-
-    app.extras.update(renderer=renderer, outbox_policy=policy, mailer=mailer, drain_outbox=drain_outbox)
-    app.extras.setdefault("jobs", {})["send"] = (drain_outbox, {"trigger": "interval", "seconds": 10})
-
-
-def _wire_deadlines(app: App) -> None:
-    """Issue 5: the deadline sweep (every minute) and the daily digest, each behind a DB lease so
-    that of several ``mailbot run`` sharing a database only one runs them; the unique step keys
-    and the digest's per-day dedupe key still hold if two ever overlap."""
-    from datetime import timedelta
-
-    from mailbot.services import deadlines, digest, leases
-    from mailbot.services.outbox import drain
-
-    s = app.settings
-    calendar = work_calendar_of(s)
-    deadline_policy = deadline_policy_of(s)
-    renderer, policy, mailer = app.extras["renderer"], app.extras["outbox_policy"], app.extras["mailer"]
-    notifier = deadlines.DeadlineNotifier(renderer, policy, s.staff.escalation_address, ladder=ladder_of(s))
-    holder = leases.new_holder()
-
-    def has_lease(name: str, ttl: timedelta) -> bool:
-        with app.database.transaction() as store:
-            return leases.acquire(store, name, holder, app.clock(), ttl)
-
-    def run_deadlines() -> deadlines.SweepReport:
-        return deadlines.sweep(app.database, app.clock(), notifier)
-
-    def run_digest(send_when_empty: bool = False, once_per_day: bool = False) -> str | None:
-        with app.database.transaction() as store:
-            row = digest.queue_digest(
-                store,
-                renderer,
-                policy,
-                app.clock(),
-                send_when_empty=send_when_empty,
-                once_per_day=once_per_day,
-            )
-            queued = row.id if row is not None else None
-        if queued is not None:
-            drain(app.database, mailer, app.clock, policy)
-        return queued
-
-    def deadlines_job() -> None:
-        if has_lease("deadlines", timedelta(minutes=5)):
-            run_deadlines()
-
-    def digest_job() -> None:
-        if has_lease("digest", timedelta(minutes=30)):
-            run_digest(once_per_day=True)
-
-    app.extras.update(
+    mail = mailer or mailer_of(settings)
+    calendar = work_calendar_of(settings)
+    deadline_policy = deadline_policy_of(settings)
+    outbox = OutboxActions(database, mail, clock, policy)
+    notifier = DeadlineNotifier(
+        renderer, policy, settings.staff.escalation_address, ladder=ladder_of(settings)
+    )
+    return App(
+        settings=settings,
+        engine=engine,
+        database=database,
+        clock=clock,
+        org=org,
+        processor=processor,
+        renderer=renderer,
+        outbox_policy=policy,
+        mailer=mail,
         work_calendar=calendar,
         deadline_policy=deadline_policy,
-        deadline_notifier=notifier,
-        run_deadlines=run_deadlines,
-        run_digest=run_digest,
-        lease_holder=holder,
-    )
-    jobs = app.extras.setdefault("jobs", {})
-    jobs["deadlines"] = (deadlines_job, {"trigger": "interval", "seconds": 60})
-    jobs["digest"] = (
-        digest_job,
-        {
-            "trigger": "cron",
-            "hour": s.staff.digest_time.hour,
-            "minute": s.staff.digest_time.minute,
-            "timezone": app.org.timezone,
-        },
+        outbox=outbox,
+        tickets=TicketActions(database, clock, renderer, policy, calendar, deadline_policy, deadline_calc),
+        deadlines=DeadlineActions(
+            database, clock, org, renderer, policy, notifier, outbox, leases.new_holder()
+        ),
     )

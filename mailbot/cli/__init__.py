@@ -131,7 +131,7 @@ def fetch(ctx: click.Context, once: bool, as_json: bool) -> None:
 
     try:
         summary = run_pass(source, app.database, app.processor, app.clock, on_progress=progress)
-        sent = app.extras["drain_outbox"]()
+        sent = app.drain_outbox()
     finally:
         source.close()
         app.close()
@@ -166,17 +166,17 @@ def quarantine() -> None:
 @click.pass_context
 def quarantine_list(ctx: click.Context, as_json: bool) -> None:
     """Quarantined messages with their error and number of attempts."""
-    with opened_app(ctx) as app, app.database.transaction() as store:
+    with opened_app(ctx) as app, app.database.transaction() as uow:
         rows = [
             {
                 "id": q.id,
-                "raw_id": r.id,
-                "error": q.error_kind,
+                "raw_id": q.raw_id,
+                "error": q.error,
                 "attempts": q.attempts,
                 "quarantined_at": q.quarantined_at.isoformat(),
-                "detail": store.raw_error(r),
+                "detail": q.detail,
             }
-            for q, r in store.quarantined()
+            for q in uow.quarantine.entries()
         ]
     if as_json:
         click.echo(json.dumps(rows))
@@ -198,8 +198,8 @@ def quarantine_retry(ctx: click.Context, quarantine_id: int) -> None:
     from mailbot.services.process import process_one
 
     with opened_app(ctx) as app:
-        with app.database.transaction() as store:
-            raw_id = store.release_quarantine(quarantine_id, app.clock())
+        with app.database.transaction() as uow:
+            raw_id = uow.quarantine.release(quarantine_id, app.clock())
         if raw_id is None:
             raise click.ClickException(f"no quarantined message with id {quarantine_id}")
         outcome = process_one(app.database, app.processor, app.clock, raw_id)

@@ -18,9 +18,11 @@ from pathlib import Path
 import click
 
 from mailbot.adapters.rules_loader import RulesError, load_ruleset
+from mailbot.domain.classifier import Classifier, RulesClassifier
 from mailbot.domain.model import DUTCH_LABELS, Category, Classification, Organisation
-from mailbot.domain.rules import RuleSet, classify, classify_unparseable
+from mailbot.domain.rules import classify_unparseable
 from mailbot.mail.parse import UnparseableMail, parse_message
+from mailbot.services.decide import classify_stateless
 
 #: Categories that never get an acknowledgement; automated mail outside them starts a loop.
 NO_ACK: frozenset[Category] = frozenset({Category.AUTOMATED, Category.REPLY})
@@ -35,8 +37,9 @@ def iter_messages(paths: tuple[Path, ...]) -> Iterator[Path]:
             yield path
 
 
-def classify_file(path: Path, ruleset: RuleSet, org: Organisation) -> Classification:
-    """Never raises for bad mail: unreadable bytes become an ``unparseable`` triage result."""
+def classify_file(path: Path, classifier: Classifier, org: Organisation) -> Classification:
+    """What ``decide`` makes of the file without stored tickets (the production decision path).
+    Never raises for bad mail: unreadable bytes become an ``unparseable`` triage result."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -45,7 +48,7 @@ def classify_file(path: Path, ruleset: RuleSet, org: Organisation) -> Classifica
         parsed = parse_message(raw)
     except UnparseableMail as exc:
         return classify_unparseable(str(exc))
-    return classify(parsed, ruleset, org)
+    return classify_stateless(parsed, classifier, org)
 
 
 def as_record(path: Path, result: Classification) -> dict[str, object]:
@@ -81,7 +84,7 @@ class Score:
         return 1 - len(self.wrong) / self.total if self.total else 0.0
 
 
-def score(rows: list[dict[str, str]], folder: Path, ruleset: RuleSet, org: Organisation) -> Score:
+def score(rows: list[dict[str, str]], folder: Path, classifier: Classifier, org: Organisation) -> Score:
     """Classify each labelled row's file; raises ValueError for a category name it does not know."""
     confusion: Counter[tuple[Category, Category]] = Counter()
     wrong: list[tuple[str, Category, Classification]] = []
@@ -91,7 +94,7 @@ def score(rows: list[dict[str, str]], folder: Path, ruleset: RuleSet, org: Organ
             expected = _label(row["category"])
         except ValueError:
             raise ValueError(f"unknown category {row['category']!r}") from None
-        result = classify_file(folder / row["file"], ruleset, org)
+        result = classify_file(folder / row["file"], classifier, org)
         confusion[(expected, result.category)] += 1
         if result.category is not expected:
             wrong.append((row["file"], expected, result))
@@ -100,13 +103,13 @@ def score(rows: list[dict[str, str]], folder: Path, ruleset: RuleSet, org: Organ
     return Score(len(rows), tuple(wrong), confusion, loops)
 
 
-def _report(labels_csv: Path, folder: Path, ruleset: RuleSet, org: Organisation) -> int:
+def _report(labels_csv: Path, folder: Path, classifier: Classifier, org: Organisation) -> int:
     with labels_csv.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     if not rows or "file" not in rows[0] or "category" not in rows[0]:
         raise click.ClickException(f"{labels_csv}: needs 'file' and 'category' columns")
     try:
-        result = score(rows, folder, ruleset, org)
+        result = score(rows, folder, classifier, org)
     except ValueError as exc:
         raise click.ClickException(f"{labels_csv}: {exc}") from None
     right = result.total - len(result.wrong)
@@ -149,12 +152,13 @@ def command(paths: tuple[Path, ...], as_json: bool, rules_dir: Path, labels_csv:
     except RulesError as exc:
         raise click.ClickException(f"rules refused: {exc}") from None
     org = Organisation()
+    classifier = RulesClassifier(ruleset, org)
     if labels_csv is not None:
         if len(paths) != 1 or not paths[0].is_dir():
             raise click.UsageError("--report takes exactly one FOLDER")
-        sys.exit(_report(labels_csv, paths[0], ruleset, org))
+        sys.exit(_report(labels_csv, paths[0], classifier, org))
     for path in iter_messages(paths):
-        result = classify_file(path, ruleset, org)
+        result = classify_file(path, classifier, org)
         if as_json:
             click.echo(json.dumps(as_record(path, result), ensure_ascii=False))
         else:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 
+from mailbot.bootstrap import App
 from mailbot.cli.common import build
 from mailbot.cli.tickets import tickets
 
@@ -25,8 +25,8 @@ def deadlines(ctx: click.Context, once: bool, as_json: bool) -> None:
     """Queue due reminders and escalations (each step once), mark overdue tickets, send the mail."""
     app = build(ctx)
     try:
-        report = app.extras["run_deadlines"]()
-        sent = app.extras["drain_outbox"]()
+        report = app.deadlines.sweep()
+        sent = app.drain_outbox()
     finally:
         app.close()
     counts = {**report.as_dict(), "mail_sent": sent}
@@ -48,12 +48,10 @@ def digest(ctx: click.Context, dry_run: bool, send_now: bool, even_if_empty: boo
     app = build(ctx)
     try:
         if send_now:
-            queued = app.extras["run_digest"](send_when_empty=even_if_empty)
+            queued = app.deadlines.queue_digest(send_when_empty=even_if_empty)
             click.echo("digest sent" if queued else "nothing to report: no digest sent")
             return
-        with app.database.transaction() as store:
-            content = digest_service.build_digest(store, app.clock(), app.org)
-        rendered = digest_service.render_digest(app.extras["renderer"], app.org, content)
+        content, rendered = app.deadlines.preview_digest()
     finally:
         app.close()
     zone = ZoneInfo(app.org.timezone)
@@ -72,25 +70,13 @@ def digest(ctx: click.Context, dry_run: bool, send_now: bool, even_if_empty: boo
 @click.pass_context
 def tickets_extend(ctx: click.Context, ref: str, months: int, reason: str, actor: str) -> None:
     """Extend a GDPR request's legal term and send the requester the notice with the reason."""
-    from mailbot.services.extensions import ExtensionRefused, extend_ticket
+    from mailbot.services.extensions import ExtensionRefused
 
     app = build(ctx)
     zone = ZoneInfo(app.org.timezone)
     try:
-        with app.database.transaction() as store:
-            result = extend_ticket(
-                store,
-                ref,
-                months,
-                reason,
-                app.clock(),
-                renderer=app.extras["renderer"],
-                policy=app.extras["outbox_policy"],
-                calendar=app.extras["work_calendar"],
-                deadline_policy=app.extras["deadline_policy"],
-                actor=actor,
-            )
-        sent = app.extras["drain_outbox"]()
+        result = app.tickets.extend(ref, months, reason, actor)
+        sent = app.drain_outbox()
     except (ExtensionRefused, LookupError) as exc:
         app.close()
         raise click.ClickException(f"extension refused: {exc}") from exc
@@ -107,15 +93,14 @@ def tickets_extend(ctx: click.Context, ref: str, months: int, reason: str, actor
 commands = [deadlines, digest]
 
 
-def _decision(ctx: click.Context, action: Callable[[Any, Any], str]) -> None:
-    """Run one decision in a transaction, send what it queued, and report; refusals exit 1."""
+def _decision(ctx: click.Context, action: Callable[[App], str]) -> None:
+    """Run one decision (one transaction), send what it queued, and report; refusals exit 1."""
     from mailbot.services.decisions import DecisionRefused
 
     app = build(ctx)
     try:
-        with app.database.transaction() as store:
-            line = action(app, store)
-        app.extras["drain_outbox"]()
+        line = action(app)
+        app.drain_outbox()
     except (DecisionRefused, LookupError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -129,10 +114,8 @@ def _decision(ctx: click.Context, action: Callable[[Any, Any], str]) -> None:
 @click.pass_context
 def tickets_pause(ctx: click.Context, ref: str, actor: str) -> None:
     """The identity question went out: pause the legal clock (R-A7)."""
-    from mailbot.services.decisions import pause_clock
-
-    def action(app: Any, store: Any) -> str:
-        pause_clock(store, ref, app.clock(), actor=actor)
+    def action(app: App) -> str:
+        app.tickets.pause(ref, actor)
         return f"{ref.upper()}: legal clock paused"
 
     _decision(ctx, action)
@@ -144,17 +127,8 @@ def tickets_pause(ctx: click.Context, ref: str, actor: str) -> None:
 @click.pass_context
 def tickets_resume(ctx: click.Context, ref: str, actor: str) -> None:
     """The identity is settled: the legal clock runs again; shows the adjusted and unadjusted dates."""
-    from mailbot.services.decisions import resume_clock
-
-    def action(app: Any, store: Any) -> str:
-        due = resume_clock(
-            store,
-            ref,
-            app.clock(),
-            calendar=app.extras["work_calendar"],
-            policy=app.extras["deadline_policy"],
-            actor=actor,
-        )
+    def action(app: App) -> str:
+        due = app.tickets.resume(ref, actor)
         zone = ZoneInfo(app.org.timezone)
         adjusted = due.legal_due.astimezone(zone).date() if due.legal_due else "-"
         unadjusted = due.legal_due_unpaused.astimezone(zone).date() if due.legal_due_unpaused else "-"
@@ -171,19 +145,8 @@ def tickets_resume(ctx: click.Context, ref: str, actor: str) -> None:
 @click.pass_context
 def tickets_refuse(ctx: click.Context, ref: str, reasons: tuple[str, ...], partial: bool, actor: str) -> None:
     """Refuse a GDPR request (or part of it) with reasons; the letter names the requester's remedies."""
-    from mailbot.services.decisions import refuse_request
-
-    def action(app: Any, store: Any) -> str:
-        refuse_request(
-            store,
-            ref,
-            reasons,
-            app.clock(),
-            partial=partial,
-            renderer=app.extras["renderer"],
-            policy=app.extras["outbox_policy"],
-            actor=actor,
-        )
+    def action(app: App) -> str:
+        app.tickets.refuse(ref, reasons, partial, actor)
         return f"{ref.upper()}: {'partial ' if partial else ''}refusal sent with {len(reasons)} reason(s)"
 
     _decision(ctx, action)

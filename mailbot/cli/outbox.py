@@ -15,11 +15,9 @@ from mailbot.cli.common import build
 @click.pass_context
 def send(ctx: click.Context, once: bool, as_json: bool) -> None:
     """Send everything due in the outbox now (mailbot run does this every few seconds)."""
-    from mailbot.services.outbox import drain
-
     app = build(ctx)
     try:
-        report = drain(app.database, app.extras["mailer"], app.clock, app.extras["outbox_policy"])
+        report = app.outbox.drain()
     finally:
         app.close()
     counts = {"sent": report.sent, "retried": report.retried, "failed": report.failed}

@@ -10,13 +10,14 @@ from zoneinfo import ZoneInfo
 import click
 
 from mailbot.cli.common import opened_app
+from mailbot.domain.model import Ticket
 
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> str | None:
     return moment.astimezone(zone).isoformat(timespec="minutes") if moment else None
 
 
-def ticket_summary(store: Any, ticket: Any, zone: ZoneInfo) -> dict[str, Any]:
+def ticket_summary(ticket: Ticket, zone: ZoneInfo) -> dict[str, Any]:
     return {
         "ref": ticket.ref,
         "category": ticket.category,
@@ -47,9 +48,9 @@ def tickets() -> None:
 @click.pass_context
 def tickets_list(ctx: click.Context, status: str | None, as_json: bool) -> None:
     """Tickets with their category, status and due dates, oldest first."""
-    with opened_app(ctx) as app, app.database.transaction() as store:
+    with opened_app(ctx) as app, app.database.transaction() as uow:
         zone = ZoneInfo(app.org.timezone)
-        rows = [ticket_summary(store, t, zone) for t in store.tickets(status=status)]
+        rows = [ticket_summary(t, zone) for t in uow.tickets.list(status=status)]
     if as_json:
         click.echo(json.dumps(rows))
         return
@@ -67,39 +68,40 @@ def tickets_list(ctx: click.Context, status: str | None, as_json: bool) -> None:
 @click.pass_context
 def tickets_show(ctx: click.Context, ref: str, as_json: bool) -> None:
     """The ticket with its decrypted thread (for staff eyes only)."""
-    with opened_app(ctx) as app, app.database.transaction() as store:
+    with opened_app(ctx) as app, app.database.transaction() as uow:
         zone = ZoneInfo(app.org.timezone)
-        ticket = store.ticket_by_ref(ref)
+        ticket = uow.tickets.by_ref(ref)
         if ticket is None:
             raise click.ClickException(f"no ticket {ref}")
-        customer = store.customer(ticket.customer_id)
-        data = ticket_summary(store, ticket, zone)
-        data["subject"] = store.ticket_subject(ticket)
+        customer = uow.customers.get(ticket.customer_id)
+        data = ticket_summary(ticket, zone)
+        data["subject"] = uow.tickets.subject(ticket)
         data["rule"] = ticket.rule
         data["confidence"] = ticket.confidence
-        data["evidence"] = store.ticket_evidence(ticket)
+        data["evidence"] = uow.tickets.evidence(ticket)
         data["customer"] = {
-            "address": store.customer_address(customer),
-            "name": store.customer_name(customer),
+            "address": customer.address if customer else "",
+            "name": customer.name if customer else "",
         }
         data["messages"] = [
             {
                 "direction": m.direction,
                 "kind": m.kind,
                 "received_at": _local(m.received_at, zone),
-                "from": store.open_message(m, "sender"),
-                "subject": store.open_message(m, "subject"),
-                "body": store.open_message(m, "body"),
+                "from": m.sender,
+                "subject": m.subject,
+                "body": m.body,
                 "possible_duplicate": m.possible_duplicate,
                 "attachments": [
-                    {"filename": f, "content_type": c, "size": len(b)} for f, c, b in store.attachments_of(m)
+                    {"filename": a.filename, "content_type": a.content_type, "size": len(a.content)}
+                    for a in uow.messages.attachments(m.id)
                 ],
             }
-            for m in store.messages_of(ticket)
+            for m in uow.messages.of_ticket(ticket.id)
         ]
         data["events"] = [
             {"at": _local(e.at, zone), "kind": e.kind, "actor": e.actor}
-            for e in store.audit_events(ticket.id)
+            for e in uow.audit.of_ticket(ticket.id)
         ]
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
@@ -142,21 +144,20 @@ def messages() -> None:
 @click.pass_context
 def messages_list(ctx: click.Context, automated: bool, as_json: bool) -> None:
     """Automated mail (out-of-office, bounces, lists), attached to a ticket or standing alone."""
-    with opened_app(ctx) as app, app.database.transaction() as store:
+    with opened_app(ctx) as app, app.database.transaction() as uow:
         zone = ZoneInfo(app.org.timezone)
-        rows = []
-        for m in store.automated_messages():
-            ticket = store.ticket(m.ticket_id) if m.ticket_id else None
-            rows.append(
-                {
-                    "id": m.id,
-                    "received_at": _local(m.received_at, zone),
-                    "rule": m.rule,
-                    "ticket": ticket.ref if ticket else None,
-                    "from": store.open_message(m, "sender"),
-                    "subject": store.open_message(m, "subject"),
-                }
-            )
+        refs = uow.tickets.refs()
+        rows = [
+            {
+                "id": m.id,
+                "received_at": _local(m.received_at, zone),
+                "rule": m.rule,
+                "ticket": refs.get(m.ticket_id) if m.ticket_id else None,
+                "from": m.sender,
+                "subject": m.subject,
+            }
+            for m in uow.messages.automated()
+        ]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
@@ -182,13 +183,10 @@ commands = [tickets, messages]
 def tickets_reclassify(ctx: click.Context, ref: str, category: str, actor: str) -> None:
     """Correct a ticket's category; its deadlines follow the new category."""
     from mailbot.domain.model import Category
-    from mailbot.services.tickets import reclassify
 
     try:
-        with opened_app(ctx) as app, app.database.transaction() as store:
-            previous, new = reclassify(
-                store, ref, Category(category), app.processor.deadlines, app.clock(), actor
-            )
+        with opened_app(ctx) as app:
+            previous, new = app.tickets.reclassify(ref, Category(category), actor)
     except (LookupError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{ref.upper()}: {previous} → {new}")

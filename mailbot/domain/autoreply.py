@@ -143,3 +143,14 @@ def detect_automated(parsed: ParsedMail, org: Organisation | None = None) -> Aut
             reasons.append("R-C5 from our own mailbox")
 
     return AutomatedSignals(tuple(dict.fromkeys(reasons)), tuple(weak))
+
+
+def is_own_address(org: Organisation, address: str) -> bool:
+    """Our mailbox, our staff, our domain and its sub-domains: never auto-answered (R-C3)."""
+    address = address.strip().lower()
+    domain = address.rpartition("@")[2]
+    return (
+        address in org.own_addresses
+        or domain == org.domain.lower()
+        or domain.endswith("." + org.domain.lower())
+    )

@@ -5,8 +5,11 @@ Plain values only, so rules, deadlines and threading can be tested without a dat
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Category(StrEnum):
@@ -87,6 +90,115 @@ class Organisation:
     own_addresses: tuple[str, ...] = ("info@ordevos.nl",)
 
 
+def new_id() -> str:
+    """Row ids are UUIDs made before the first write: they are sealed into ciphertexts (R-D2)."""
+    return str(uuid.uuid4())
+
+
 def format_ticket_ref(prefix: str, year: int, seq: int) -> str:
     """``ORD-2026-00042``: prefix, year of opening, per-year sequence (never reused)."""
     return f"{prefix}-{year:04d}-{seq:05d}"
+
+
+# -- the aggregates services work with (repositories hand these out; no ORM rows, no ciphertext) --
+
+
+@dataclass
+class Customer:
+    """A person mailbot holds data on. ``address`` and ``name`` are opened from their ciphertext by
+    the repository; a customer whose key was destroyed (erased) has both empty."""
+
+    id: str
+    address: str
+    name: str
+    verified: bool = False
+    restricted: bool = False
+    created_at: datetime | None = None
+    erased_at: datetime | None = None
+
+
+@dataclass
+class Ticket:
+    """One case with its deadlines. Services change it and hand it back (``tickets.save``)."""
+
+    id: str
+    ref: str
+    category: str
+    status: str
+    customer_id: str
+    language: str
+    rule: str
+    confidence: float
+    received_at: datetime
+    opened_at: datetime
+    updated_at: datetime
+    secondary: str | None = None
+    triage: bool = False
+    assignee: str | None = None
+    first_response_due: datetime | None = None
+    first_responded_at: datetime | None = None
+    legal_due: datetime | None = None
+    legal_due_unpaused: datetime | None = None
+    internal_due: datetime | None = None
+    resolution_due: datetime | None = None
+    answered_at: datetime | None = None
+    overdue: bool = False
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """Correspondence to record on a ticket (or unattached, for automated mail)."""
+
+    direction: str  # "in" or "out"
+    kind: str  # customer, automated, acknowledgement, staff_reply, note …
+    received_at: datetime
+    created_at: datetime
+    subject: str
+    body: str
+    sender: str | None
+    recipients: tuple[str, ...]
+    meta: dict[str, Any]
+    ticket_id: str | None = None
+    customer_id: str | None = None
+    raw_id: str | None = None
+    message_id: str | None = None
+    category: str | None = None
+    rule: str | None = None
+    language: str | None = None
+    automated: bool = False
+    possible_duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """Recorded correspondence, opened for staff eyes."""
+
+    id: str
+    ticket_id: str | None
+    customer_id: str | None
+    direction: str
+    kind: str
+    received_at: datetime
+    subject: str
+    body: str
+    sender: str
+    rule: str | None = None
+    automated: bool = False
+    possible_duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class StoredAttachment:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    at: datetime
+    kind: str
+    actor: str
+    ticket_id: str | None = None
+    customer_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)

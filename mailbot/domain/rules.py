@@ -746,30 +746,12 @@ def classify_content(parsed: ParsedMail, ruleset: RuleSet, org: Organisation) ->
     return _decide_content(msg, ruleset)
 
 
-def classify(parsed: ParsedMail, ruleset: RuleSet, org: Organisation) -> Classification:
-    """Stateless classification: automated, then reply (subject ref or our Message-ID), then content."""
+def reply_intent(parsed: ParsedMail, ruleset: RuleSet) -> Classification:
+    """What a reply asks in its own words: the content decision on the body, without the subject
+    ("Re: [ORD-…] Ontvangstbevestiging: Adreswijziging" is our ack's subject, not a new request)."""
     msg = _prepare(parsed, ruleset)
-    auto = _automated(msg, ruleset, org)
-    if auto is not None:
-        return auto
-    refs = find_ticket_refs(parsed.subject, org.ticket_prefix)
-    own_ids = [m for m in parsed.thread_ids if is_own_message_id(m, org.domain)]
-    if refs or own_ids:
-        # the secondary intent of a reply comes from what they wrote, not from our ack's subject
-        # ("Re: [ORD-…] Ontvangstbevestiging: Adreswijziging" is not a new rectification request)
-        body_only = _Message(parsed, ruleset.index, "", msg.own, msg.forwarded, msg.quoted, msg.language)
-        content = _decide_content(body_only, ruleset)
-        secondary = content.category if content.category not in (Category.OTHER, Category.REPLY) else None
-        return Classification(
-            category=Category.REPLY,
-            rule="threading.subject-ref" if refs else "threading.message-id",
-            confidence=1.0 if refs else 0.9,
-            evidence=tuple(refs) if refs else ("in-reply-to our message-id",),
-            secondary=secondary if secondary is not None and content.confidence >= 0.3 else None,
-            language=content.language,
-            ticket_ref=refs[0] if refs else None,
-        )
-    return _decide_content(msg, ruleset)
+    body_only = _Message(parsed, ruleset.index, "", msg.own, msg.forwarded, msg.quoted, msg.language)
+    return _decide_content(body_only, ruleset)
 
 
 def classify_unparseable(reason: str) -> Classification:

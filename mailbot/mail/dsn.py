@@ -32,6 +32,11 @@ def returned_message_ids(raw: bytes) -> tuple[str, ...]:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     except Exception:
         return ()
+    return returned_message_ids_in(msg)
+
+
+def returned_message_ids_in(msg: Message) -> tuple[str, ...]:
+    """The same, on a message tree the parser already built (the pipeline parses once)."""
     found: dict[str, None] = {}
     for part in msg.walk():
         ctype = part.get_content_type()

@@ -28,6 +28,7 @@ from email.message import Message
 from functools import partial
 
 from mailbot.mail import mime
+from mailbot.mail.dsn import returned_message_ids_in
 from mailbot.mail.html import html_to_text
 
 _HEADER_FACTORY = HeaderRegistry()
@@ -126,6 +127,8 @@ class ParsedMail:
     report_type: str | None
     return_path: str | None
     defects: tuple[str, ...] = field(default=())
+    #: For a delivery report: the Message-IDs of the messages it returns (R-C6), else empty.
+    bounced_ids: tuple[str, ...] = field(default=())
 
     def header(self, name: str) -> str | None:
         """First value of a header (case-insensitive), or None."""
@@ -537,6 +540,8 @@ def parse_message(raw: bytes) -> ParsedMail:
         defects.append("StrictFromParseFailed")
     reply_to, _ = _single_address(raw_headers, "reply-to")
     report_type = msg.get_param("report-type") if content_type == "multipart/report" else None
+    report_type = str(report_type).lower() if isinstance(report_type, str) else None
+    bounced = _bounced_ids(msg, raw_headers, content_type, report_type, from_address)
 
     return ParsedMail(
         message_id=(_message_ids(_first(raw_headers, "message-id")) or (None,))[0],
@@ -554,7 +559,28 @@ def parse_message(raw: bytes) -> ParsedMail:
         attachments=tuple(body.attachments),
         headers=DecodedHeaders(raw_headers),
         content_type=content_type,
-        report_type=str(report_type).lower() if isinstance(report_type, str) else None,
+        report_type=report_type,
         return_path=_return_path(raw_headers),
         defects=tuple(defects),
+        bounced_ids=bounced,
     )
+
+
+def _bounced_ids(
+    msg: Message, raw: _RawHeaders, content_type: str, report_type: str | None, sender: str | None
+) -> tuple[str, ...]:
+    """What a bounce returns, read only from mail that looks like one: a read receipt (MDN) says
+    delivered, not bounced; a report, ``X-Failed-Recipients`` or a mailer-daemon sender does."""
+    if report_type == "disposition-notification":
+        return ()
+    looks_like_bounce = (
+        content_type == "multipart/report"
+        or "x-failed-recipients" in raw
+        or (sender or "").lower().startswith(("mailer-daemon@", "postmaster@"))
+    )
+    if not looks_like_bounce:
+        return ()
+    try:
+        return returned_message_ids_in(msg)
+    except Exception:  # a report too broken to read costs its links, never the message
+        return ()

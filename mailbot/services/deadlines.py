@@ -23,14 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
-
-from mailbot.adapters.db.models import DeadlineStep, Ticket
-from mailbot.adapters.db.store import Database, Store
 from mailbot.domain.ladder import DEFAULT_LADDER, DueStep, LadderStep, overdue, plan_steps
-from mailbot.domain.model import TicketStatus
+from mailbot.domain.model import Ticket, TicketStatus
 from mailbot.services.outbox import OutboxPolicy, Renderer, staff_mail, ticket_context
+from mailbot.services.repositories import Conflict, Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -92,35 +88,6 @@ def met_of(ticket: Ticket) -> dict[str, bool]:
     }
 
 
-def open_ticket_ids(store: Store) -> list[str]:
-    """Open tickets with at least one deadline (automated mail opens none)."""
-    return list(
-        store.session.scalars(
-            select(Ticket.id)
-            .where(
-                Ticket.status.not_in(CLOSED_STATUSES),
-                or_(
-                    Ticket.first_response_due.is_not(None),
-                    Ticket.legal_due.is_not(None),
-                    Ticket.resolution_due.is_not(None),
-                ),
-            )
-            .order_by(Ticket.opened_at)
-        )
-    )
-
-
-def _record(store: Store, ticket: Ticket, key: str, outcome: str, now: datetime) -> bool:
-    """Insert the step record under its unique key; False when another sweep holds it already."""
-    try:
-        with store.session.begin_nested():
-            store.session.add(DeadlineStep(ticket_id=ticket.id, step_key=key, outcome=outcome, at=now))
-            store.session.flush()
-    except IntegrityError:
-        return False
-    return True
-
-
 def _deadline_context(due_step: DueStep, now: datetime, zone: ZoneInfo) -> dict[str, Any]:
     name = due_step.step.deadline
     due: Any = due_step.due.astimezone(zone).date() if name in DATE_DEADLINES else due_step.due
@@ -144,31 +111,28 @@ def _recipients(ticket: Ticket, step: LadderStep, notifier: DeadlineNotifier) ->
 
 
 def sweep_ticket(
-    store: Store, ticket: Ticket, now: datetime, notifier: DeadlineNotifier, report: SweepReport
+    uow: UnitOfWork, ticket: Ticket, now: datetime, notifier: DeadlineNotifier, report: SweepReport
 ) -> None:
     """One ticket's ladder at ``now``, in the caller's transaction."""
     deadlines, met = deadlines_of(ticket), met_of(ticket)
-    sent = set(
-        store.session.scalars(select(DeadlineStep.step_key).where(DeadlineStep.ticket_id == ticket.id))
-    )
-    plan = plan_steps(deadlines, met, sent, now, notifier.ladder)
+    plan = plan_steps(deadlines, met, uow.steps.keys_of(ticket.id), now, notifier.ladder)
     for skipped in plan.skipped:  # superseded while mailbot was down: recorded, never sent later
-        if _record(store, ticket, skipped.key, "skipped", now):
+        if uow.steps.record(ticket.id, skipped.key, "skipped", now):
             report.skipped += 1
-            store.audit("deadline.step_skipped", now, ticket_id=ticket.id, step=skipped.key)
+            uow.audit.record("deadline.step_skipped", now, ticket_id=ticket.id, step=skipped.key)
     zone = ZoneInfo(notifier.policy.org.timezone)
     for due_step in plan.send:
-        if not _record(store, ticket, due_step.key, "sent", now):
+        if not uow.steps.record(ticket.id, due_step.key, "sent", now):
             report.conflicts += 1
             continue
         step = due_step.step
-        customer = store.customer(ticket.customer_id)
+        customer = uow.customers.get(ticket.customer_id)
         # Staff-only mail names who is waiting (R-A18 facts, never the correspondence itself).
-        who = (store.customer_name(customer) or store.customer_address(customer)) if customer else ""
+        who = (customer.name or customer.address) if customer else ""
         context = ticket_context(ticket, who, "", notifier.policy.org)
         context["deadline"] = _deadline_context(due_step, now, zone)
-        row = staff_mail(
-            store,
+        outbox_id = staff_mail(
+            uow,
             notifier.renderer,
             notifier.policy,
             step.kind,
@@ -182,13 +146,16 @@ def sweep_ticket(
             report.reminders += 1
         else:
             report.escalations += 1
-        store.audit(f"deadline.{step.kind}", now, ticket_id=ticket.id, step=due_step.key, outbox_id=row.id)
+        uow.audit.record(
+            f"deadline.{step.kind}", now, ticket_id=ticket.id, step=due_step.key, outbox_id=outbox_id
+        )
         log.info("deadline step queued", extra={"ticket": ticket.ref, "step": due_step.key})
     breached = overdue(deadlines, met, now, names=("first_response", "legal", "resolution"))
     if bool(breached) != bool(ticket.overdue):
         ticket.overdue = bool(breached)
         ticket.updated_at = now
-        store.audit(
+        uow.tickets.save(ticket)
+        uow.audit.record(
             "ticket.overdue" if breached else "ticket.overdue_cleared",
             now,
             ticket_id=ticket.id,
@@ -201,17 +168,17 @@ def sweep_ticket(
 def sweep(database: Database, now: datetime, notifier: DeadlineNotifier) -> SweepReport:
     """Every open ticket once, one transaction each: a failing ticket never blocks the others."""
     report = SweepReport()
-    with database.transaction() as store:
-        ids = open_ticket_ids(store)
+    with database.transaction() as uow:
+        ids = uow.tickets.open_ids_with_deadlines(CLOSED_STATUSES)
     for ticket_id in ids:
         try:
-            with database.transaction() as store:
-                ticket = store.ticket(ticket_id)
+            with database.transaction() as uow:
+                ticket = uow.tickets.get(ticket_id)
                 if ticket is None or ticket.status in CLOSED_STATUSES:
                     continue
                 report.tickets += 1
-                sweep_ticket(store, ticket, now, notifier, report)
-        except IntegrityError:
+                sweep_ticket(uow, ticket, now, notifier, report)
+        except Conflict:
             # A concurrent sweep committed the same outbox row (dedupe key) between our checks.
             report.conflicts += 1
         except Exception as exc:

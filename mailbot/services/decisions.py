@@ -14,26 +14,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-
-from mailbot.adapters.db.models import Customer, Ticket
-from mailbot.adapters.db.models import Extension as ExtensionRow
-from mailbot.adapters.db.models import Pause as PauseRow
-from mailbot.adapters.db.store import Store
 from mailbot.domain.calendar import WorkCalendar
-from mailbot.domain.deadlines import DeadlinePolicy, Deadlines, Extension, Pause, compute_deadlines
-from mailbot.domain.model import GDPR_CATEGORIES, Category, TicketStatus
+from mailbot.domain.deadlines import DeadlinePolicy, Deadlines, Extension, compute_deadlines
+from mailbot.domain.model import GDPR_CATEGORIES, Category, Customer, Ticket, TicketStatus
 from mailbot.services.deadlines import CLOSED_STATUSES
 from mailbot.services.outbox import OutboxPolicy, Renderer, notify_customer
+from mailbot.services.repositories import UnitOfWork
 
 
 class DecisionRefused(ValueError):
     """The decision is not allowed for this ticket (nothing was changed)."""
 
 
-def open_gdpr_ticket(store: Store, ref: str, refused: type[ValueError] = DecisionRefused) -> Ticket:
+def open_gdpr_ticket(uow: UnitOfWork, ref: str, refused: type[ValueError] = DecisionRefused) -> Ticket:
     """The GDPR request ``ref`` if a decision on it is still possible; ``refused`` is raised otherwise."""
-    ticket = store.ticket_by_ref(ref)
+    ticket = uow.tickets.by_ref(ref)
     if ticket is None:
         raise LookupError(f"no ticket {ref}")
     if Category(ticket.category) not in GDPR_CATEGORIES or ticket.legal_due is None:
@@ -44,21 +39,21 @@ def open_gdpr_ticket(store: Store, ref: str, refused: type[ValueError] = Decisio
 
 
 def requester(
-    store: Store, ticket: Ticket, refused: type[ValueError] = DecisionRefused
+    uow: UnitOfWork, ticket: Ticket, refused: type[ValueError] = DecisionRefused
 ) -> tuple[Customer, str]:
     """The customer behind ``ticket`` and the address a decision letter goes to; ``refused`` is
     raised when nobody can be told any more (no customer, erased, or no address on file)."""
-    customer = store.customer(ticket.customer_id)
+    customer = uow.customers.get(ticket.customer_id)
     if customer is None or customer.erased_at is not None:
         raise refused("the requester can no longer be told (no customer on file)")
-    address = store.customer_address(customer)
+    address = customer.address
     if not address:
         raise refused("the requester can no longer be told (no address on file)")
     return customer, address
 
 
 def recorded_deadlines(
-    store: Store,
+    uow: UnitOfWork,
     ticket: Ticket,
     calendar: WorkCalendar,
     policy: DeadlinePolicy | None,
@@ -69,14 +64,8 @@ def recorded_deadlines(
     """The ticket's deadlines recomputed from its receipt, its pauses and its extensions (the
     recorded ones, unless the caller passes the list it is about to record)."""
     if extensions is None:
-        extensions = [
-            Extension(r.months, "recorded", r.decided_at)
-            for r in store.session.scalars(select(ExtensionRow).where(ExtensionRow.ticket_id == ticket.id))
-        ]
-    pauses = [
-        Pause(p.started, p.ended)
-        for p in store.session.scalars(select(PauseRow).where(PauseRow.ticket_id == ticket.id))
-    ]
+        extensions = uow.decisions.extensions_of(ticket.id)
+    pauses = uow.decisions.pauses_of(ticket.id)
     return compute_deadlines(
         Category(ticket.category),
         ticket.received_at,
@@ -88,27 +77,21 @@ def recorded_deadlines(
     )
 
 
-def _open_pause(store: Store, ticket: Ticket) -> PauseRow | None:
-    return store.session.scalar(
-        select(PauseRow).where(PauseRow.ticket_id == ticket.id, PauseRow.ended.is_(None))
-    )
-
-
-def pause_clock(store: Store, ref: str, now: datetime, *, actor: str = "staff") -> Ticket:
+def pause_clock(uow: UnitOfWork, ref: str, now: datetime, *, actor: str = "staff") -> Ticket:
     """The identity question went out now: the legal clock stops until the answer (R-A7)."""
-    ticket = open_gdpr_ticket(store, ref)
-    if _open_pause(store, ticket) is not None:
+    ticket = open_gdpr_ticket(uow, ref)
+    if uow.decisions.has_open_pause(ticket.id):
         raise DecisionRefused("the clock is already paused")
-    store.session.add(PauseRow(ticket_id=ticket.id, started=now, ended=None))
-    store.session.flush()
+    uow.decisions.start_pause(ticket.id, now)
     ticket.status = TicketStatus.WAITING.value
     ticket.updated_at = now
-    store.audit("ticket.clock_paused", now, ticket_id=ticket.id, actor=actor)
+    uow.tickets.save(ticket)
+    uow.audit.record("ticket.clock_paused", now, ticket_id=ticket.id, actor=actor)
     return ticket
 
 
 def resume_clock(
-    store: Store,
+    uow: UnitOfWork,
     ref: str,
     now: datetime,
     *,
@@ -117,18 +100,16 @@ def resume_clock(
     actor: str = "staff",
 ) -> Deadlines:
     """The requester answered the identity question: the clock runs again, the due date moves."""
-    ticket = open_gdpr_ticket(store, ref)
-    pause = _open_pause(store, ticket)
-    if pause is None:
+    ticket = open_gdpr_ticket(uow, ref)
+    if not uow.decisions.end_pause(ticket.id, now):
         raise DecisionRefused("the clock is not paused")
-    pause.ended = now
-    store.session.flush()
-    due = recorded_deadlines(store, ticket, calendar, policy, now)
+    due = recorded_deadlines(uow, ticket, calendar, policy, now)
     ticket.legal_due = due.legal_due
     ticket.legal_due_unpaused = due.legal_due_unpaused
     ticket.status = TicketStatus.OPEN.value
     ticket.updated_at = now
-    store.audit(
+    uow.tickets.save(ticket)
+    uow.audit.record(
         "ticket.clock_resumed",
         now,
         ticket_id=ticket.id,
@@ -147,7 +128,7 @@ class Refusal:
 
 
 def refuse_request(
-    store: Store,
+    uow: UnitOfWork,
     ref: str,
     reasons: Sequence[str],
     now: datetime,
@@ -163,10 +144,10 @@ def refuse_request(
         raise DecisionRefused("a refusal needs at least one reason (R-A6)")
     if not actor or actor == "mailbot":
         raise DecisionRefused("a refusal is a human decision: name who decided (R-A8)")
-    ticket = open_gdpr_ticket(store, ref)
-    customer, address = requester(store, ticket)
-    outbox = notify_customer(
-        store,
+    ticket = open_gdpr_ticket(uow, ref)
+    customer, address = requester(uow, ticket)
+    outbox_id = notify_customer(
+        uow,
         renderer,
         policy,
         ticket=ticket,
@@ -181,14 +162,15 @@ def refuse_request(
     ticket.first_responded_at = ticket.first_responded_at or now
     ticket.status = TicketStatus.RESOLVED.value
     ticket.updated_at = now
+    uow.tickets.save(ticket)
     # The reasons are in the sealed letter; the audit trail records the fact, not the words (R-A18).
-    store.audit(
+    uow.audit.record(
         "ticket.refused",
         now,
         ticket_id=ticket.id,
         actor=actor,
         partial=partial,
         reasons=len(reasons),
-        outbox_id=outbox.id,
+        outbox_id=outbox_id,
     )
-    return Refusal(ref=ticket.ref, partial=partial, outbox_id=outbox.id)
+    return Refusal(ref=ticket.ref, partial=partial, outbox_id=outbox_id)

@@ -19,22 +19,19 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-
-from mailbot.adapters.db.models import AuditEvent, Outbox, Quarantine, Ticket
-from mailbot.adapters.db.store import Store
 from mailbot.domain.deadlines import Deadlines, past_internal_target
-from mailbot.domain.model import GDPR_CATEGORIES, Category, Organisation
+from mailbot.domain.model import GDPR_CATEGORIES, Category, Organisation, Ticket
 from mailbot.services.deadlines import CLOSED_STATUSES, DATE_DEADLINES, TEMPLATE_KIND, met_of
 from mailbot.services.outbox import OutboxPolicy, Rendered, Renderer, staff_mail
+from mailbot.services.repositories import UnitOfWork
 
 DIGEST_SENT = "digest.sent"
 LIST_KEYS = ("overdue", "due_soon", "past_internal_target", "triage", "failed", "opened", "gdpr_open")
 _ADDRESS = re.compile(r"[^\s<>@\"']+@[^\s<>@\"']+")
 
 
-def last_digest_at(store: Store) -> datetime | None:
-    return store.session.scalar(select(func.max(AuditEvent.at)).where(AuditEvent.kind == DIGEST_SENT))
+def last_digest_at(uow: UnitOfWork) -> datetime | None:
+    return uow.audit.last_at(DIGEST_SENT)
 
 
 def _row(ticket: Ticket, name: str, due: datetime, zone: ZoneInfo) -> dict[str, Any]:
@@ -54,16 +51,12 @@ def _open_deadlines(ticket: Ticket) -> list[tuple[str, datetime]]:
 
 
 def build_digest(
-    store: Store, now: datetime, org: Organisation, *, due_soon: timedelta = timedelta(hours=24)
+    uow: UnitOfWork, now: datetime, org: Organisation, *, due_soon: timedelta = timedelta(hours=24)
 ) -> dict[str, Any]:
     """The ``digest`` context value at ``now``."""
     zone = ZoneInfo(org.timezone)
-    since = last_digest_at(store) or now - timedelta(hours=24)
-    tickets = list(
-        store.session.scalars(
-            select(Ticket).where(Ticket.status.not_in(CLOSED_STATUSES)).order_by(Ticket.opened_at)
-        )
-    )
+    since = last_digest_at(uow) or now - timedelta(hours=24)
+    tickets = uow.tickets.open_tickets(CLOSED_STATUSES)
     digest: dict[str, Any] = {key: [] for key in LIST_KEYS}
     digest["date"] = now.astimezone(zone).date()
     digest["since"] = since
@@ -93,10 +86,9 @@ def build_digest(
             row["unpaused_due"] = unpaused.astimezone(zone).date() if unpaused else row["due"]
             digest["gdpr_open"].append(row)
     digest["gdpr_open"].sort(key=lambda r: r["due"])
-    refs = {ticket_id: ref for ticket_id, ref in store.session.execute(select(Ticket.id, Ticket.ref))}
-    for outbox in store.session.scalars(
-        select(Outbox).where(Outbox.status.in_(("failed", "bounced"))).order_by(Outbox.created_at)
-    ):
+    failed = uow.outbox.failed()
+    refs = uow.tickets.refs() if failed else {}
+    for outbox in failed:
         digest["failed"].append(
             {
                 "ref": refs.get(outbox.ticket_id, "-") if outbox.ticket_id else "-",
@@ -104,9 +96,7 @@ def build_digest(
                 "reason": _ADDRESS.sub("<adres>", outbox.last_error or "unknown"),
             }
         )
-    digest["quarantined"] = int(
-        store.session.scalar(select(func.count(Quarantine.id)).where(Quarantine.released_at.is_(None))) or 0
-    )
+    digest["quarantined"] = uow.quarantine.count_open()
     return digest
 
 
@@ -124,35 +114,35 @@ def render_digest(renderer: Renderer, org: Organisation, digest: Mapping[str, An
 
 
 def queue_digest(
-    store: Store,
+    uow: UnitOfWork,
     renderer: Renderer,
     policy: OutboxPolicy,
     now: datetime,
     *,
     send_when_empty: bool = False,
     once_per_day: bool = False,
-) -> Outbox | None:
+) -> str | None:
     """Queue the digest to the staff list in this transaction; None when there was nothing to send.
 
     ``once_per_day`` (the scheduled job) gives the row a dedupe key per local date, so a second
     instance or a rerun the same day finds it and sends nothing.
     """
     org = policy.org
-    digest = build_digest(store, now, org)
+    digest = build_digest(uow, now, org)
     if is_empty(digest) and not send_when_empty:
-        store.audit("digest.empty", now)
+        uow.audit.record("digest.empty", now)
         return None
     dedupe_key = f"digest:{digest['date'].isoformat()}" if once_per_day else None
-    if dedupe_key and store.session.scalar(select(Outbox.id).where(Outbox.dedupe_key == dedupe_key)):
+    if dedupe_key and uow.outbox.has_dedupe_key(dedupe_key):
         return None
-    row = staff_mail(
-        store, renderer, policy, "digest", digest_context(org, digest), now, dedupe_key=dedupe_key
+    outbox_id = staff_mail(
+        uow, renderer, policy, "digest", digest_context(org, digest), now, dedupe_key=dedupe_key
     )
-    store.audit(
+    uow.audit.record(
         DIGEST_SENT,
         now,
-        outbox_id=row.id,
+        outbox_id=outbox_id,
         **{key: len(digest[key]) for key in LIST_KEYS},
         quarantined=digest["quarantined"],
     )
-    return row
+    return outbox_id

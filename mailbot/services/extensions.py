@@ -18,10 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
-from mailbot.adapters.db.models import Extension as ExtensionRow
-from mailbot.adapters.db.store import Store
 from mailbot.domain.calendar import WorkCalendar
 from mailbot.domain.deadlines import (
     DeadlinePolicy,
@@ -31,6 +27,7 @@ from mailbot.domain.deadlines import (
 )
 from mailbot.services.decisions import open_gdpr_ticket, recorded_deadlines, requester
 from mailbot.services.outbox import OutboxPolicy, Renderer, notify_customer
+from mailbot.services.repositories import UnitOfWork
 
 __all__ = ["ExtensionRefused", "ExtensionResult", "extend_ticket"]
 
@@ -47,16 +44,8 @@ class ExtensionResult:
     outbox_id: str
 
 
-def _reason_where(row: ExtensionRow, customer_id: str) -> tuple[str, str, str, str]:
-    return ("extensions", "reason", str(row.id), customer_id)
-
-
-def extension_reason(store: Store, row: ExtensionRow, customer_id: str) -> str:
-    return store.vault.open_text(store.session, row.reason_enc, _reason_where(row, customer_id)) or ""
-
-
 def extend_ticket(
-    store: Store,
+    uow: UnitOfWork,
     ref: str,
     months: int,
     reason: str,
@@ -70,30 +59,23 @@ def extend_ticket(
 ) -> ExtensionResult:
     """Extend ticket ``ref`` by ``months`` for ``reason`` and queue the notice; raises
     ``ExtensionRefused`` (nothing changed) when the law or the ticket does not allow it."""
-    ticket = open_gdpr_ticket(store, ref, ExtensionRefused)
-    rows = list(
-        store.session.scalars(
-            select(ExtensionRow).where(ExtensionRow.ticket_id == ticket.id).order_by(ExtensionRow.id)
-        )
-    )
-    existing = [Extension(r.months, "recorded", r.decided_at) for r in rows]
+    ticket = open_gdpr_ticket(uow, ref, ExtensionRefused)
+    existing = uow.decisions.extensions_of(ticket.id)
     extend(ticket.received_at, now, calendar, existing, months, reason)  # raises ExtensionRefused
-    customer, address = requester(store, ticket, ExtensionRefused)
+    customer, address = requester(uow, ticket, ExtensionRefused)
     reason = reason.strip()
     new = Extension(months, reason, now)
-    due = recorded_deadlines(store, ticket, calendar, deadline_policy, now, extensions=[*existing, new])
+    due = recorded_deadlines(uow, ticket, calendar, deadline_policy, now, extensions=[*existing, new])
     assert due.legal_due is not None and due.legal_due_unpaused is not None
+    assert ticket.legal_due is not None
     original = ticket.legal_due
 
-    row = ExtensionRow(ticket_id=ticket.id, months=months, reason_enc=b"", decided_at=now)
-    store.session.add(row)
-    store.session.flush()  # the row id is part of the sealed reason's associated data
-    row.reason_enc = (
-        store.vault.seal(store.session, customer.data_key_id, _reason_where(row, customer.id), reason) or b""
-    )
+    # The reason is sealed under the customer's key: it may describe the person's request.
+    uow.decisions.add_extension(ticket.id, customer.id, months, reason, now)
     ticket.legal_due = due.legal_due
     ticket.legal_due_unpaused = due.legal_due_unpaused
     ticket.updated_at = now
+    uow.tickets.save(ticket)
 
     zone = ZoneInfo(policy.org.timezone)
     notice = {
@@ -101,8 +83,8 @@ def extend_ticket(
         "original_due": original.astimezone(zone).date(),
         "new_due": due.legal_due.astimezone(zone).date(),
     }
-    outbox = notify_customer(
-        store,
+    outbox_id = notify_customer(
+        uow,
         renderer,
         policy,
         ticket=ticket,
@@ -111,10 +93,10 @@ def extend_ticket(
         purpose="extension_notice",
         decision={"extension": notice},
         now=now,
-        dedupe_key=f"extension:{ticket.id}:{len(rows) + 1}",
+        dedupe_key=f"extension:{ticket.id}:{len(existing) + 1}",
     )
     total = sum(e.months for e in existing) + months
-    store.audit(
+    uow.audit.record(
         "ticket.extended",
         now,
         ticket_id=ticket.id,
@@ -123,7 +105,7 @@ def extend_ticket(
         months=months,
         total_extra_months=total,
         legal_due=due.legal_due.isoformat(),
-        outbox_id=outbox.id,
+        outbox_id=outbox_id,
     )
     return ExtensionResult(
         ref=ticket.ref,
@@ -133,5 +115,5 @@ def extend_ticket(
         legal_due=due.legal_due,
         legal_due_unpaused=due.legal_due_unpaused,
         legal_due_conservative=due.legal_due_conservative,
-        outbox_id=outbox.id,
+        outbox_id=outbox_id,
     )

@@ -2,35 +2,50 @@
 
 ::
 
-    source.batches(cursor) ──► for each message: fingerprint ─► seen? ─► duplicate (no-op)
-                                                   │ new
+    source.batches(cursor) ──► for each message: parse (once) ─► customer by blind index
+                                                   │
                                                    ▼
-                                   customer by blind index ─► raw sealed ─► cursor advanced
-                                                   │ COMMIT
+                                   raw sealed under the customer's key, unless seen (fingerprint)
+                                                   │ cursor advanced, COMMIT
                                                    ▼
                                    source.done(batch)   (move/flag only after the commit, R-C17)
 
 A crash before the commit leaves the message untouched at the source; a crash after the commit but
-before ``done`` means the next pass sees it again and the fingerprint makes it a no-op. Nothing here
-interprets the message beyond its From header (to pick the customer's key), so a bug in parsing or
-classification can never stop intake.
+before ``done`` means the next pass sees it again and the fingerprint makes it a no-op. The parse
+is kept (``ParsedCache``) for the processing stage of the same pass, so a message is parsed once;
+a message the parser cannot read is still stored (without a customer), and its failure is then
+processing's to quarantine: intake never stops on bad mail.
 """
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from mailbot.adapters.db.store import Database, Store
-from mailbot.mail.parse import strict_addresses
+from mailbot.mail.parse import ParsedMail, parse_message
 from mailbot.services.ports import Batch, Clock, IncomingMessage, Source
+from mailbot.services.repositories import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-_HEADERS = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+
+class ParsedCache:
+    """Parses made at ingest, kept for processing in the same pass (bounded: a long backlog costs a
+    re-parse, never memory)."""
+
+    def __init__(self, limit: int = 2000) -> None:
+        self.limit = limit
+        self._items: OrderedDict[str, ParsedMail] = OrderedDict()
+
+    def put(self, raw_id: str, parsed: ParsedMail) -> None:
+        self._items[raw_id] = parsed
+        while len(self._items) > self.limit:
+            self._items.popitem(last=False)
+
+    def take(self, raw_id: str) -> ParsedMail | None:
+        return self._items.pop(raw_id, None)
 
 
 @dataclass
@@ -39,41 +54,44 @@ class IngestReport:
     stored: int = 0
     duplicates: int = 0
     batches: int = 0
+    parsed: ParsedCache = field(default_factory=ParsedCache)
 
 
-def sender_of(raw: bytes) -> tuple[str | None, str, str | None]:
-    """(address, display name, Message-ID) from the header block only; strict, never guessing (R-C13)."""
+def try_parse(raw: bytes) -> ParsedMail | None:
     try:
-        headers = _HEADERS.parsebytes(raw)
-    except Exception:  # a header block the stdlib cannot read: keep the message, sender unknown
-        return None, "", None
-    pairs = strict_addresses([str(v) for v in headers.get_all("From") or []])
-    message_id = headers.get("Message-ID")
-    message_id = str(message_id).strip() if message_id else None
-    if len(pairs) != 1:
-        return None, "", message_id
-    name, address = pairs[0]
-    return address, name, message_id
+        return parse_message(raw)
+    except Exception:  # unreadable here is processing's to quarantine, with its reason
+        return None
 
 
-def store_incoming(store: Store, source_name: str, message: IncomingMessage, clock: Clock) -> str | None:
+def store_incoming(
+    uow: UnitOfWork,
+    source_name: str,
+    message: IncomingMessage,
+    clock: Clock,
+    cache: ParsedCache | None = None,
+) -> str | None:
     """Store one message; returns the new raw id, or None when the same bytes were stored before."""
-    fingerprint = store.vault.keyring.fingerprint(message.raw)
-    if store.has_fingerprint(fingerprint):
+    if uow.mailbox.is_stored(message.raw):
         return None
     now = clock()
-    address, name, message_id = sender_of(message.raw)
-    customer = store.find_or_create_customer(address, name, now) if address else None
-    return store.add_raw(
+    parsed = try_parse(message.raw)
+    address = parsed.from_address if parsed else None
+    customer = (
+        uow.customers.find_or_create(address, parsed.from_name if parsed else None, now) if address else None
+    )
+    raw_id = uow.mailbox.add_if_new(
         source=source_name,
-        source_key=message.key,
+        key=message.key,
         raw=message.raw,
-        fingerprint=fingerprint,
-        message_id=message_id,
-        customer=customer,
+        message_id=parsed.message_id if parsed else None,
+        customer_id=customer.id if customer else None,
         received_at=message.received_at or now,
         now=now,
     )
+    if raw_id is not None and parsed is not None and cache is not None:
+        cache.put(raw_id, parsed)
+    return raw_id
 
 
 def ingest(
@@ -85,8 +103,8 @@ def ingest(
 ) -> IngestReport:
     """One pass over ``source``: every message it has is stored (or recognised) and then marked done."""
     report = IngestReport()
-    with database.transaction() as store:
-        cursor = store.cursor(source.name)
+    with database.transaction() as uow:
+        cursor = uow.mailbox.cursor(source.name)
     for batch in source.batches(cursor):
         _ingest_batch(source, database, clock, batch, report)
         if on_batch:
@@ -99,14 +117,14 @@ def _ingest_batch(
 ) -> None:
     stored: list[str] = []
     duplicates = 0
-    with database.transaction() as store:
+    with database.transaction() as uow:
         for message in batch.messages:
-            raw_id = store_incoming(store, source.name, message, clock)
+            raw_id = store_incoming(uow, source.name, message, clock, report.parsed)
             if raw_id is None:
                 duplicates += 1
             else:
                 stored.append(raw_id)
-        store.advance_cursor(source.name, batch.cursor, clock())
+        uow.mailbox.advance(source.name, batch.cursor, clock())
     # Committed: only now may the source forget the messages (R-C17).
     source.done(batch.messages)
     report.batches += 1

@@ -14,7 +14,6 @@ sender's From address is answered, never an unverified Reply-To or the other rec
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -22,12 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
-
-from mailbot.adapters.db.models import Customer, Outbox, Ticket, new_id
-from mailbot.adapters.db.store import Database, Store
-from mailbot.adapters.db.vault import SYSTEM_OWNER
-from mailbot.domain.model import TICKET_CATEGORIES, Category, Organisation
+from mailbot.domain.model import Category, Customer, NewMessage, Organisation, Ticket
 from mailbot.mail.compose import (
     AUTO_GENERATED,
     AUTO_REPLIED,
@@ -41,6 +35,7 @@ from mailbot.mail.compose import (
 )
 from mailbot.services.ports import Clock, Mailer, PermanentDeliveryError, TemporaryDeliveryError
 from mailbot.services.process import OpenedTicket
+from mailbot.services.repositories import ClaimedMail, Database, OutgoingEntry, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +65,7 @@ class OutboxPolicy:
 
 
 def enqueue(
-    store: Store,
+    uow: UnitOfWork,
     *,
     mail: OutgoingMail,
     purpose: str,
@@ -79,75 +74,43 @@ def enqueue(
     customer: Customer | None = None,
     dedupe_key: str | None = None,
     record_on_ticket: bool = True,
-) -> Outbox:
-    """Seal the serialised message and its envelope into the outbox (and the ticket's thread)."""
-    payload = serialize(build_message(mail))
-    owner = customer.id if customer else SYSTEM_OWNER
-    key_id = customer.data_key_id if customer else store.vault.system_key(store.session, now)
-    row = Outbox(
-        id=new_id(),  # now, not at flush: the id is sealed into the payload's associated data
-        ticket_id=ticket.id if ticket else None,
-        customer_id=customer.id if customer else None,
-        data_key_id=key_id,
-        purpose=purpose,
-        automatic=mail.auto_submitted is not None,
-        message_id=mail.message_id,
-        recipient_index=store.address_index(mail.to[0]) if len(mail.to) == 1 else None,
-        dedupe_key=dedupe_key,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    where = ("outbox", "payload", row.id, owner)
-    row.payload_enc = store.vault.seal(store.session, key_id, where, payload) or b""
-    envelope = json.dumps({"from": mail.from_address, "to": list(mail.to)})
-    row.envelope_enc = (
-        store.vault.seal(store.session, key_id, ("outbox", "envelope", row.id, owner), envelope) or b""
-    )
-    store.session.add(row)
-    if ticket is not None and record_on_ticket:
-        store.add_message(
-            ticket=ticket,
-            customer=customer,
-            raw_id=None,
-            direction="out",
-            kind=purpose,
-            message_id=mail.message_id,
-            received_at=now,
-            now=now,
-            subject=mail.subject,
-            body=mail.text,
+) -> str:
+    """Queue the serialised message (sealed by the repository) and record it on the ticket's thread.
+    Returns the outbox id."""
+    customer_id = customer.id if customer else None
+    outbox_id = uow.outbox.add(
+        OutgoingEntry(
+            purpose=purpose,
+            payload=serialize(build_message(mail)),
             sender=mail.from_address,
-            recipients=mail.to,
-            meta={"message_id": mail.message_id, "auto_submitted": mail.auto_submitted},
-            language=mail.language,
-        )
-    return row
-
-
-def automatic_replies_today(store: Store, address: str, now: datetime) -> int:
-    index = store.address_index(address)
-    return int(
-        store.session.scalar(
-            select(func.count(Outbox.id)).where(
-                Outbox.recipient_index == index,
-                Outbox.automatic.is_(True),
-                Outbox.created_at > now - timedelta(hours=24),
+            recipients=tuple(mail.to),
+            message_id=mail.message_id,
+            automatic=mail.auto_submitted is not None,
+            ticket_id=ticket.id if ticket else None,
+            customer_id=customer_id,
+            dedupe_key=dedupe_key,
+        ),
+        now,
+    )
+    if ticket is not None and record_on_ticket:
+        uow.messages.add(
+            NewMessage(
+                direction="out",
+                kind=purpose,
+                received_at=now,
+                created_at=now,
+                subject=mail.subject,
+                body=mail.text,
+                sender=mail.from_address,
+                recipients=tuple(mail.to),
+                meta={"message_id": mail.message_id, "auto_submitted": mail.auto_submitted},
+                ticket_id=ticket.id,
+                customer_id=customer_id,
+                message_id=mail.message_id,
+                language=mail.language,
             )
         )
-        or 0
-    )
-
-
-def is_own_address(org: Organisation, address: str) -> bool:
-    address = address.strip().lower()
-    domain = address.rpartition("@")[2]
-    return (
-        address in org.own_addresses
-        or domain == org.domain.lower()
-        or domain.endswith("." + org.domain.lower())
-    )
+    return outbox_id
 
 
 def customer_mail(
@@ -179,17 +142,13 @@ def customer_mail(
     )
 
 
-def acknowledgement_id(store: Store, ticket: Ticket) -> str | None:
+def acknowledgement_id(uow: UnitOfWork, ticket: Ticket) -> str | None:
     """Our acknowledgement's Message-ID, so later letters on the ticket thread under it (R-C10)."""
-    return store.session.scalar(
-        select(Outbox.message_id)
-        .where(Outbox.ticket_id == ticket.id, Outbox.purpose == "acknowledgement")
-        .limit(1)
-    )
+    return uow.outbox.first_message_id(ticket.id, "acknowledgement")
 
 
 def notify_customer(
-    store: Store,
+    uow: UnitOfWork,
     renderer: Renderer,
     policy: OutboxPolicy,
     *,
@@ -200,17 +159,17 @@ def notify_customer(
     decision: Mapping[str, Any],
     now: datetime,
     dedupe_key: str,
-) -> Outbox:
+) -> str:
     """A templated letter about a staff decision (extension, refusal), threaded under our
     acknowledgement. ``decision`` adds the decision's own template values to the ticket's.
     ``auto-generated``: mailbot writes it from a template on a human decision, and the mark keeps
     the requester's autoresponders from answering it (RFC 3834)."""
     context = {
-        **ticket_context(ticket, store.customer_name(customer), store.ticket_subject(ticket), policy.org),
+        **ticket_context(ticket, customer.name, uow.tickets.subject(ticket), policy.org),
         **decision,
     }
     rendered = renderer.render(purpose, ticket.language, context)
-    ack_id = acknowledgement_id(store, ticket)
+    ack_id = acknowledgement_id(uow, ticket)
     mail = customer_mail(
         policy,
         ticket,
@@ -222,7 +181,7 @@ def notify_customer(
         references=(ack_id,) if ack_id else (),
     )
     return enqueue(
-        store, mail=mail, purpose=purpose, now=now, ticket=ticket, customer=customer, dedupe_key=dedupe_key
+        uow, mail=mail, purpose=purpose, now=now, ticket=ticket, customer=customer, dedupe_key=dedupe_key
     )
 
 
@@ -253,14 +212,15 @@ def ticket_context(ticket: Ticket, customer_name: str, subject: str, org: Organi
 
 
 def acknowledgement_hook(renderer: Renderer, policy: OutboxPolicy) -> Callable[[OpenedTicket], None]:
-    """Runs inside the processing transaction of every new ticket."""
+    """Runs inside the processing transaction of every new ticket: the acknowledgement ``decide``
+    asked for (or the reason it gave for none, audited), and the notice to staff."""
 
     def on_ticket_opened(opened: OpenedTicket) -> None:
-        ticket, store, now = opened.ticket, opened.store, opened.now
+        ticket, uow, now = opened.ticket, opened.uow, opened.now
         context = ticket_context(ticket, opened.parsed.from_name, opened.parsed.subject, policy.org)
-        reason = _no_ack_reason(store, policy, opened)
-        if reason is None:
-            rendered = renderer.render(f"ack_{ticket.category}", ticket.language, context)
+        decision = opened.decision
+        if decision.ack_purpose is not None:
+            rendered = renderer.render(decision.ack_purpose, ticket.language, context)
             in_reply_to, references = thread_headers(
                 opened.parsed.message_id, opened.parsed.references, opened.parsed.in_reply_to
             )
@@ -275,7 +235,7 @@ def acknowledgement_hook(renderer: Renderer, policy: OutboxPolicy) -> Callable[[
                 references=references,
             )
             enqueue(
-                store,
+                uow,
                 mail=mail,
                 purpose="acknowledgement",
                 now=now,
@@ -283,12 +243,12 @@ def acknowledgement_hook(renderer: Renderer, policy: OutboxPolicy) -> Callable[[
                 customer=opened.customer,
                 dedupe_key=f"ack:{ticket.id}",
             )
-            store.audit("ack.queued", now, ticket_id=ticket.id)
+            uow.audit.record("ack.queued", now, ticket_id=ticket.id)
         else:
-            store.audit("ack.skipped", now, ticket_id=ticket.id, reason=reason)
+            uow.audit.record("ack.skipped", now, ticket_id=ticket.id, reason=decision.no_ack_reason)
         if policy.notify_staff and policy.staff_addresses:
             staff_mail(
-                store,
+                uow,
                 renderer,
                 policy,
                 "staff_new_ticket",
@@ -301,27 +261,8 @@ def acknowledgement_hook(renderer: Renderer, policy: OutboxPolicy) -> Callable[[
     return on_ticket_opened
 
 
-def _no_ack_reason(store: Store, policy: OutboxPolicy, opened: OpenedTicket) -> str | None:
-    """Why this ticket gets no acknowledgement, or None when it gets one (R-C1…R-C5, R-C8)."""
-    sender = opened.sender_address
-    if Category(opened.ticket.category) not in TICKET_CATEGORIES:
-        return "category"
-    if opened.classification.automated:
-        return "automated"
-    if not sender:
-        return "no-sender"
-    return_path = opened.parsed.return_path
-    if return_path is not None and return_path.strip() in ("", "<>"):
-        return "null-return-path"  # R-C2
-    if is_own_address(policy.org, sender):
-        return "own-address"
-    if automatic_replies_today(store, sender, opened.now) >= policy.auto_reply_cap_per_day:
-        return "daily-cap"  # R-C5
-    return None
-
-
 def staff_mail(
-    store: Store,
+    uow: UnitOfWork,
     renderer: Renderer,
     policy: OutboxPolicy,
     purpose: str,
@@ -331,7 +272,7 @@ def staff_mail(
     ticket: Ticket | None = None,
     dedupe_key: str | None = None,
     to: Sequence[str] | None = None,
-) -> Outbox:
+) -> str:
     """A notice to staff (new ticket, reminder, escalation, digest): auto-generated, system key."""
     rendered = renderer.render(purpose, "nl", context)
     subject = (
@@ -351,7 +292,7 @@ def staff_mail(
         ticket_ref=ticket.ref if ticket else None,
     )
     return enqueue(
-        store,
+        uow,
         mail=mail,
         purpose=purpose,
         now=now,
@@ -392,47 +333,28 @@ def drain(
 
 
 def _send_one(database: Database, mailer: Mailer, clock: Clock, policy: OutboxPolicy) -> str | None:
-    with database.transaction() as store:
+    with database.transaction() as uow:
         now = clock()
-        row = store.session.scalars(
-            select(Outbox)
-            .where(Outbox.status == "pending", Outbox.next_attempt_at <= now)
-            .order_by(Outbox.next_attempt_at, Outbox.created_at)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        ).first()
-        if row is None:
+        mail = uow.outbox.claim_due(now)
+        if mail is None:
             return None
-        owner = row.customer_id or SYSTEM_OWNER
-        payload = (
-            store.vault.open(store.session, row.payload_enc, ("outbox", "payload", row.id, owner)) or b""
-        )
-        envelope = json.loads(
-            store.vault.open_text(store.session, row.envelope_enc, ("outbox", "envelope", row.id, owner))
-            or "{}"
-        )
-        row.attempts += 1
         try:
-            mailer.send(envelope["from"], envelope["to"], payload)
+            mailer.send(mail.sender, mail.recipients, mail.payload)
         except TemporaryDeliveryError as exc:
-            if now - row.created_at >= policy.retry_horizon:
-                return _fail(store, row, f"gave up after {row.attempts} attempts: {exc.detail}", now)
-            row.next_attempt_at = now + backoff(row.attempts)
-            row.last_error = exc.detail[:500]
-            log.info("send deferred", extra={"outbox_id": row.id, "attempts": row.attempts})
+            if now - mail.created_at >= policy.retry_horizon:
+                return _fail(uow, mail, f"gave up after {mail.attempts} attempts: {exc.detail}", now)
+            uow.outbox.defer(mail.id, now + backoff(mail.attempts), exc.detail)
+            log.info("send deferred", extra={"outbox_id": mail.id, "attempts": mail.attempts})
             return "retried"
         except PermanentDeliveryError as exc:
-            return _fail(store, row, exc.detail, now)
-        row.status = "sent"
-        row.sent_at = now
-        row.last_error = None
-        store.audit("mail.sent", now, ticket_id=row.ticket_id, purpose=row.purpose, outbox_id=row.id)
+            return _fail(uow, mail, exc.detail, now)
+        uow.outbox.mark_sent(mail.id, now)
+        uow.audit.record("mail.sent", now, ticket_id=mail.ticket_id, purpose=mail.purpose, outbox_id=mail.id)
         return "sent"
 
 
-def _fail(store: Store, row: Outbox, detail: str, now: datetime) -> str:
-    row.status = "failed"
-    row.last_error = detail[:500]
-    store.audit("mail.failed", now, ticket_id=row.ticket_id, purpose=row.purpose, outbox_id=row.id)
-    log.warning("send failed", extra={"outbox_id": row.id, "purpose": row.purpose})
+def _fail(uow: UnitOfWork, mail: ClaimedMail, detail: str, now: datetime) -> str:
+    uow.outbox.fail(mail.id, detail)
+    uow.audit.record("mail.failed", now, ticket_id=mail.ticket_id, purpose=mail.purpose, outbox_id=mail.id)
+    log.warning("send failed", extra={"outbox_id": mail.id, "purpose": mail.purpose})
     return "failed"

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mailbot.adapters.db.store import Database
 from mailbot.services.ingest import IngestReport, ingest
 from mailbot.services.ports import Clock, Source
 from mailbot.services.process import Processor, ProcessReport, process_pending
+from mailbot.services.repositories import Database
 
 
 @dataclass(frozen=True)
@@ -54,5 +54,5 @@ def run_pass(
     on_progress: Callable[[IngestReport], None] | None = None,
 ) -> PassSummary:
     ingested = ingest(source, database, clock, on_batch=on_progress)
-    processed = process_pending(database, processor, clock)
+    processed = process_pending(database, processor, clock, parsed=ingested.parsed)
     return summarise(ingested, processed)

@@ -1,18 +1,10 @@
-"""Stage two: a stored raw message → classification, ticket, sealed correspondence (one transaction).
+"""Stage two: a stored raw message → decision, ticket, sealed correspondence (one transaction).
 
-::
-
-    pending raw ─► parse ─► classify ─► automated? ── yes ─► attach to the ticket it names, or stand alone
-                                            │ no
-                                            ▼
-                        same Message-ID seen before? ── yes ─► possible duplicate on that ticket, no ack
-                                            │ no
-                                            ▼
-             thread: In-Reply-To/References (trusted from anyone) ─► reply on that ticket
-                     subject ref (only from the customer or a participant) ─► reply
-                                            │ none
-                                            ▼
-                               new ticket with its deadlines ─► on_ticket_opened (acknowledgement…)
+The message is claimed first (so two workers never both process it), parsed once, and handed to
+``decide`` (``services/decide.py``), the one function that says what it is and where it goes; this
+module carries the decision out: a new ticket with its deadlines and the hooks (acknowledgement,
+staff notice), a reply appended (and the ticket reopened), automated mail attached for the record,
+a possible duplicate kept beside its twin.
 
 Any exception rolls the message's transaction back and counts an attempt; after ``max_attempts``
 the message is quarantined with its error and the loop goes on (a poison message never blocks).
@@ -21,28 +13,33 @@ the message is quarantined with its error and the loop goes on (a poison message
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from mailbot.adapters.db.models import Customer, Message, Ticket
-from mailbot.adapters.db.store import Database, Store, StoredRaw
-from mailbot.domain.model import Category, Classification, Organisation, RawState, TicketStatus
-from mailbot.domain.threading import find_ticket_refs
-from mailbot.mail.dsn import returned_message_ids
+from mailbot.domain.classifier import Classifier
+from mailbot.domain.model import (
+    Category,
+    Classification,
+    Customer,
+    NewMessage,
+    Organisation,
+    Ticket,
+    TicketStatus,
+    new_id,
+)
 from mailbot.mail.parse import ParsedMail, parse_message
+from mailbot.services.decide import Action, Decision, decide
+from mailbot.services.ingest import ParsedCache
 from mailbot.services.ports import Clock
+from mailbot.services.repositories import Database, StoredRaw, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 #: A sender we cannot read strictly (R-C13) still gets a ticket, under this placeholder, for triage.
 UNKNOWN_SENDER = "unknown-sender@invalid"
-
-
-class Classifier(Protocol):
-    def __call__(self, parsed: ParsedMail) -> Classification: ...
 
 
 class DeadlineCalculator(Protocol):
@@ -58,12 +55,11 @@ TicketHook = Callable[["OpenedTicket"], None]
 class OpenedTicket:
     """What a hook (acknowledgement, staff notice) needs about a ticket just opened."""
 
-    store: Store
+    uow: UnitOfWork
     ticket: Ticket
     customer: Customer
     parsed: ParsedMail
-    classification: Classification
-    message: Message
+    decision: Decision
     sender_address: str | None
     now: datetime
 
@@ -71,9 +67,10 @@ class OpenedTicket:
 @dataclass
 class Processor:
     org: Organisation
-    classify: Classifier
+    classifier: Classifier
     deadlines: DeadlineCalculator
     max_attempts: int = 3
+    auto_reply_cap_per_day: int = 3
     on_ticket_opened: list[TicketHook] = field(default_factory=list)
 
 
@@ -89,55 +86,95 @@ class ProcessReport:
 
     def count(self, raw_id: str, outcome: str) -> None:
         self.outcomes[raw_id] = outcome
-        if outcome == "ticket_opened":
+        if outcome == Action.OPEN:
             self.tickets_opened += 1
-        elif outcome == "appended":
+        elif outcome == Action.APPEND:
             self.appended += 1
-        elif outcome == "automated":
+        elif outcome == Action.AUTOMATED:
             self.automated += 1
-        elif outcome == "duplicate":
+        elif outcome == Action.DUPLICATE:
             self.duplicates += 1
 
 
+class StoredThreads:
+    """``decide``'s view of the stored tickets, through this transaction's repositories."""
+
+    def __init__(self, uow: UnitOfWork, raw_id: str, now: datetime) -> None:
+        self.uow, self.raw_id, self.now = uow, raw_id, now
+
+    def ticket_by_message_ids(self, message_ids: Sequence[str]) -> str | None:
+        ticket = self.uow.tickets.by_message_ids(message_ids)
+        return ticket.id if ticket else None
+
+    def ticket_by_ref(self, ref: str) -> str | None:
+        ticket = self.uow.tickets.by_ref(ref)
+        return ticket.id if ticket else None
+
+    def is_participant(self, ticket_id: str, address: str | None) -> bool:
+        return bool(address) and self.uow.tickets.is_participant(ticket_id, address or "")
+
+    def duplicate_of(self, message_id: str) -> tuple[bool, str | None]:
+        earlier = self.uow.messages.earlier_inbound(message_id, self.raw_id)
+        return (True, earlier.ticket_id) if earlier else (False, None)
+
+    def automatic_replies_today(self, address: str) -> int:
+        return self.uow.outbox.automatic_count_since(address, self.now - timedelta(hours=24))
+
+
 def process_pending(
-    database: Database, processor: Processor, clock: Clock, *, batch: int = 100
+    database: Database,
+    processor: Processor,
+    clock: Clock,
+    *,
+    batch: int = 100,
+    parsed: ParsedCache | None = None,
 ) -> ProcessReport:
     """Process every pending message, oldest first, each in its own transaction.
 
     A failing message is retried at once up to ``max_attempts`` and then quarantined, so one pass
     ends with every message either processed or quarantined (``fetch --once`` runs to the end).
+    Messages another worker holds are skipped and left to it.
     """
     report = ProcessReport()
+    skipped: set[str] = set()
     while True:
-        with database.transaction() as store:
-            ids = store.pending_raw_ids(batch)
+        with database.transaction() as uow:
+            ids = [i for i in uow.mailbox.pending_ids(batch + len(skipped)) if i not in skipped]
         if not ids:
             return report
         for raw_id in ids:
-            outcome = process_one(database, processor, clock, raw_id)
+            outcome = process_one(database, processor, clock, raw_id, parsed)
             while outcome == "retry":
                 report.retried += 1
                 outcome = process_one(database, processor, clock, raw_id)
             if outcome == "quarantined":
                 report.quarantined += 1
-            elif outcome is not None:
+            elif outcome is None:
+                skipped.add(raw_id)
+            else:
                 report.count(raw_id, outcome)
 
 
-def process_one(database: Database, processor: Processor, clock: Clock, raw_id: str) -> str | None:
-    """Returns the outcome, "retry" after a failed attempt, "quarantined", or None if not pending."""
+def process_one(
+    database: Database, processor: Processor, clock: Clock, raw_id: str, parsed: ParsedCache | None = None
+) -> str | None:
+    """Returns the outcome, "retry" after a failed attempt, "quarantined", or None if not ours to do
+    (processed already, or held by another worker)."""
     try:
-        with database.transaction() as store:
-            raw = store.load_raw(raw_id)
-            if raw is None or raw.state != RawState.PENDING.value:
+        with database.transaction() as uow:
+            raw = uow.mailbox.claim(raw_id)
+            if raw is None:
                 return None
-            outcome = _handle(store, processor, raw, clock())
-            store.mark_processed(raw_id, outcome, clock())
+            now = clock()
+            outcome = handle(uow, processor, raw, now, parsed.take(raw_id) if parsed else None)
+            uow.mailbox.mark_processed(raw_id, outcome, now)
         log.info("processed", extra={"raw_id": raw_id, "outcome": outcome})
         return outcome
     except Exception as exc:
-        with database.transaction() as store:
-            quarantined = store.record_failure(raw_id, exc, processor.max_attempts, clock())
+        with database.transaction() as uow:
+            quarantined = uow.mailbox.record_failure(
+                raw_id, type(exc).__name__, str(exc), processor.max_attempts, clock()
+            )
         log.warning(
             "processing failed",
             extra={"raw_id": raw_id, "error": type(exc).__name__, "quarantined": quarantined},
@@ -145,124 +182,81 @@ def process_one(database: Database, processor: Processor, clock: Clock, raw_id: 
         return "quarantined" if quarantined else "retry"
 
 
-def _handle(store: Store, processor: Processor, raw: StoredRaw, now: datetime) -> str:
-    parsed = parse_message(raw.raw)
-    classification = processor.classify(parsed)
-    customer = store.customer(raw.customer_id) if raw.customer_id else None
+def handle(
+    uow: UnitOfWork, processor: Processor, raw: StoredRaw, now: datetime, parsed: ParsedMail | None = None
+) -> str:
+    """Decide on one claimed message and carry the decision out in ``uow`` (``parsed``: ingest's
+    parse of the same bytes, when this pass made one)."""
+    parsed = parsed or parse_message(raw.raw)
+    customer = uow.customers.get(raw.customer_id) if raw.customer_id else None
     sender = parsed.from_address if customer else None
+    decision = decide(
+        parsed,
+        processor.classifier,
+        processor.org,
+        StoredThreads(uow, raw.id, now),
+        sender=sender,
+        auto_reply_cap_per_day=processor.auto_reply_cap_per_day,
+    )
+    c = decision.classification
 
-    if classification.category is Category.AUTOMATED or classification.automated:
-        ticket = _linked_ticket(store, processor.org, parsed, sender, trust_subject_from_anyone=True)
-        bounced = _mark_bounced(store, raw, parsed, now)
-        if ticket is None and bounced:
-            ticket = store.ticket(bounced[0]) if bounced[0] else None
+    if decision.action is Action.AUTOMATED:
+        bounced = _mark_bounced(uow, raw, parsed, now)
+        ticket_id = decision.ticket_id or (bounced[0] if bounced else None)
         # Attached for the record only: no reopening, no deadline change, never answered.
-        _record(store, ticket, customer, raw, parsed, classification, now, kind="automated", automated=True)
-        if ticket is not None:
-            store.audit("message.automated_attached", now, ticket_id=ticket.id, raw_id=raw.id)
-        return "automated"
+        _record(uow, ticket_id, customer, raw, parsed, c, now, kind="automated", automated=True)
+        if ticket_id is not None:
+            uow.audit.record("message.automated_attached", now, ticket_id=ticket_id, raw_id=raw.id)
+        return decision.action.value
 
-    if parsed.message_id:
-        earlier = store.earlier_inbound_with_message_id(parsed.message_id, raw.id)
-        if earlier is not None:
-            ticket = store.ticket(earlier.ticket_id) if earlier.ticket_id else None
-            _record(
-                store,
-                ticket,
-                customer,
-                raw,
-                parsed,
-                classification,
-                now,
-                kind="customer",
-                possible_duplicate=True,
-            )
-            store.audit(
-                "message.possible_duplicate", now, ticket_id=ticket.id if ticket else None, raw_id=raw.id
-            )
-            return "duplicate"
+    if decision.action is Action.DUPLICATE:
+        _record(
+            uow, decision.ticket_id, customer, raw, parsed, c, now, kind="customer", possible_duplicate=True
+        )
+        uow.audit.record("message.possible_duplicate", now, ticket_id=decision.ticket_id, raw_id=raw.id)
+        return decision.action.value
 
-    ticket = _linked_ticket(store, processor.org, parsed, sender, trust_subject_from_anyone=False)
-    if ticket is not None:
+    if decision.action is Action.APPEND:
+        assert decision.ticket_id is not None
+        ticket = uow.tickets.get(decision.ticket_id)
+        assert ticket is not None
         if sender:
-            store.add_participant(ticket, sender)
-        _record(store, ticket, customer, raw, parsed, classification, now, kind="customer")
-        if ticket.status in (
-            TicketStatus.RESOLVED.value,
-            TicketStatus.CLOSED.value,
-            TicketStatus.WAITING.value,
-        ):
-            store.audit("ticket.reopened", now, ticket_id=ticket.id, previous=ticket.status)
+            uow.tickets.add_participant(ticket.id, sender)
+        _record(uow, ticket.id, customer, raw, parsed, c, now, kind="customer")
+        if ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.WAITING):
+            uow.audit.record("ticket.reopened", now, ticket_id=ticket.id, previous=ticket.status)
             ticket.status = TicketStatus.OPEN.value
         ticket.updated_at = now
-        store.audit("ticket.reply", now, ticket_id=ticket.id, raw_id=raw.id)
-        return "appended"
+        uow.tickets.save(ticket)
+        uow.audit.record("ticket.reply", now, ticket_id=ticket.id, raw_id=raw.id)
+        return decision.action.value
 
     if customer is None:
-        customer = store.find_or_create_customer(UNKNOWN_SENDER, None, now)
-        classification = replace(classification, triage=True)  # R-C13: unreadable sender
-    ticket = _open_ticket(store, processor, customer, raw, parsed, classification, now)
-    message = _record(store, ticket, customer, raw, parsed, classification, now, kind="customer")
-    opened = OpenedTicket(store, ticket, customer, parsed, classification, message, sender, now)
+        customer = uow.customers.find_or_create(UNKNOWN_SENDER, None, now)
+    ticket = _open_ticket(uow, processor, customer, raw, parsed, c, now)
+    _record(uow, ticket.id, customer, raw, parsed, c, now, kind="customer")
+    opened = OpenedTicket(uow, ticket, customer, parsed, decision, sender, now)
     for hook in processor.on_ticket_opened:
         hook(opened)
-    return "ticket_opened"
+    return decision.action.value
 
 
-def _mark_bounced(store: Store, raw: StoredRaw, parsed: ParsedMail, now: datetime) -> list[str | None]:
+def _mark_bounced(uow: UnitOfWork, raw: StoredRaw, parsed: ParsedMail, now: datetime) -> list[str]:
     """R-C6: a delivery report naming one of our messages marks that outbox row bounced.
 
     Returns the ticket ids of the bounced rows. A bounced answer to the customer is an alert for
     staff (the audit event, and the digest's failed-mail list): the promise was not kept.
     """
-    if parsed.report_type == "disposition-notification":
-        return []  # a read receipt (MDN): delivered, not bounced
-    sender = (parsed.from_address or "").lower()
-    looks_like_bounce = (
-        parsed.content_type == "multipart/report"
-        or "x-failed-recipients" in parsed.headers
-        or sender.startswith(("mailer-daemon@", "postmaster@"))
-    )
-    if not looks_like_bounce:
-        return []
-    rows = store.outbox_by_message_ids(returned_message_ids(raw.raw))
+    rows = uow.outbox.bounce(parsed.bounced_ids)
     for row in rows:
-        row.status = "bounced"
-        row.last_error = "bounced (delivery status notification received)"
-        store.audit(
+        uow.audit.record(
             "mail.bounced", now, ticket_id=row.ticket_id, outbox_id=row.id, purpose=row.purpose, raw_id=raw.id
         )
-    return [row.ticket_id for row in rows]
-
-
-def _linked_ticket(
-    store: Store,
-    org: Organisation,
-    parsed: ParsedMail,
-    sender: str | None,
-    *,
-    trust_subject_from_anyone: bool,
-) -> Ticket | None:
-    """The ticket this message belongs to, by how hard the link is to fake.
-
-    A Message-ID we issued or stored is trusted from any sender (reply-all from a colleague in Cc
-    must not open a second ticket); a subject reference alone only from the ticket's customer or
-    participants, so a stranger cannot write into somebody else's ticket by guessing its number.
-    """
-    ticket = store.ticket_by_message_ids(parsed.thread_ids)
-    if ticket is not None:
-        return ticket
-    for ref in find_ticket_refs(parsed.subject, org.ticket_prefix):
-        candidate = store.ticket_by_ref(ref)
-        if candidate is None:
-            continue
-        if trust_subject_from_anyone or (sender and store.is_participant(candidate, sender)):
-            return candidate
-    return None
+    return [row.ticket_id for row in rows if row.ticket_id]
 
 
 def _open_ticket(
-    store: Store,
+    uow: UnitOfWork,
     processor: Processor,
     customer: Customer,
     raw: StoredRaw,
@@ -272,12 +266,13 @@ def _open_ticket(
 ) -> Ticket:
     category = c.category if c.category not in (Category.REPLY, Category.AUTOMATED) else Category.OTHER
     local_year = raw.received_at.astimezone(ZoneInfo(processor.org.timezone)).year
-    dues = processor.deadlines(category, raw.received_at)
     ticket = Ticket(
-        ref=store.next_ticket_ref(processor.org.ticket_prefix, local_year),
+        id=new_id(),
+        ref=uow.tickets.next_ref(processor.org.ticket_prefix, local_year),
         category=category.value,
         secondary=c.secondary.value if c.secondary else None,
         status=TicketStatus.NEW.value,
+        customer_id=customer.id,
         language=c.language or "nl",
         triage=c.triage,
         rule=c.rule[:64],
@@ -285,10 +280,10 @@ def _open_ticket(
         received_at=raw.received_at,
         opened_at=now,
         updated_at=now,
-        **dues,
+        **processor.deadlines(category, raw.received_at),
     )
-    store.add_ticket(ticket, customer, parsed.subject, c.evidence)
-    store.audit(
+    uow.tickets.add(ticket, parsed.subject, c.evidence)
+    uow.audit.record(
         "ticket.opened",
         now,
         ticket_id=ticket.id,
@@ -303,8 +298,8 @@ def _open_ticket(
 
 
 def _record(
-    store: Store,
-    ticket: Ticket | None,
+    uow: UnitOfWork,
+    ticket_id: str | None,
     customer: Customer | None,
     raw: StoredRaw,
     parsed: ParsedMail,
@@ -314,7 +309,7 @@ def _record(
     kind: str,
     automated: bool = False,
     possible_duplicate: bool = False,
-) -> Message:
+) -> str:
     meta: dict[str, Any] = {
         "message_id": parsed.message_id,
         "in_reply_to": list(parsed.in_reply_to),
@@ -328,26 +323,30 @@ def _record(
         "automated_reasons": list(c.automated_reasons),
         "defects": list(parsed.defects),
     }
-    message = store.add_message(
-        ticket=ticket,
-        customer=customer,
-        raw_id=raw.id,
-        direction="in",
-        kind=kind,
-        message_id=parsed.message_id,
-        received_at=raw.received_at,
-        now=now,
-        subject=parsed.subject,
-        body=parsed.text,
-        sender=parsed.from_address,
-        recipients=[*parsed.to, *parsed.cc],
-        meta=meta,
-        category=c.category.value,
-        rule=c.rule[:64],
-        language=c.language,
-        automated=automated,
-        possible_duplicate=possible_duplicate,
+    message_id = uow.messages.add(
+        NewMessage(
+            direction="in",
+            kind=kind,
+            received_at=raw.received_at,
+            created_at=now,
+            subject=parsed.subject,
+            body=parsed.text,
+            sender=parsed.from_address,
+            recipients=(*parsed.to, *parsed.cc),
+            meta=meta,
+            ticket_id=ticket_id,
+            customer_id=customer.id if customer else None,
+            raw_id=raw.id,
+            message_id=parsed.message_id,
+            category=c.category.value,
+            rule=c.rule[:64],
+            language=c.language,
+            automated=automated,
+            possible_duplicate=possible_duplicate,
+        )
     )
     for attachment in parsed.attachments:
-        store.add_attachment(message, attachment.filename, attachment.content_type, attachment.content)
-    return message
+        uow.messages.add_attachment(
+            message_id, attachment.filename, attachment.content_type, attachment.content
+        )
+    return message_id

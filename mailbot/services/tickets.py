@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mailbot.adapters.db.store import Store
 from mailbot.domain.model import Category
 from mailbot.services.process import DeadlineCalculator
+from mailbot.services.repositories import UnitOfWork
 
 #: Categories a ticket can be corrected to (reply and automated describe messages, not tickets).
 TICKET_CATEGORIES_FOR_STAFF = tuple(
@@ -15,7 +15,7 @@ TICKET_CATEGORIES_FOR_STAFF = tuple(
 
 
 def reclassify(
-    store: Store,
+    uow: UnitOfWork,
     ref: str,
     category: Category,
     deadlines: DeadlineCalculator,
@@ -27,7 +27,7 @@ def reclassify(
         raise ValueError(
             f"a ticket cannot be {category.value}; choose one of {', '.join(TICKET_CATEGORIES_FOR_STAFF)}"
         )
-    ticket = store.ticket_by_ref(ref)
+    ticket = uow.tickets.by_ref(ref)
     if ticket is None:
         raise LookupError(f"no ticket {ref}")
     previous = ticket.category
@@ -36,7 +36,8 @@ def reclassify(
         setattr(ticket, name, value)
     ticket.triage = False
     ticket.updated_at = now
-    store.audit(
+    uow.tickets.save(ticket)
+    uow.audit.record(
         "ticket.reclassified",
         now,
         ticket_id=ticket.id,

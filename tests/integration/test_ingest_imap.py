@@ -22,6 +22,7 @@ from tests.support.app import make_app
 from tests.support.dovecot import DovecotServer
 from tests.support.fakes import keyword_classifier
 from tests.support.mail import make_mail
+from tests.support.store import open_store
 
 REALWORLD = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "realworld"
 
@@ -50,8 +51,8 @@ def fetch(app: App, source=None):
 
 
 def refs(app: App) -> list[str]:
-    with app.database.transaction() as store:
-        return [t.ref for t in store.tickets()]
+    with open_store(app) as store:
+        return [t.ref for t in store.all_tickets()]
 
 
 @pytest.fixture
@@ -70,8 +71,8 @@ def test_new_messages_become_tickets_and_move_after_commit(app: App, imap: Dovec
     imap.append(make_mail(sender="b@example.nl", subject="Vraag"), internaldate=internal)
     summary = fetch(app)
     assert (summary.fetched, summary.tickets_opened) == (2, 2)
-    with app.database.transaction() as store:
-        assert {t.received_at for t in store.tickets()} == {internal}
+    with open_store(app) as store:
+        assert {t.received_at for t in store.all_tickets()} == {internal}
     assert imap.uids("INBOX") == []
     assert len(imap.uids("Processed")) == 2
     assert fetch(app).fetched == 0
@@ -80,7 +81,7 @@ def test_new_messages_become_tickets_and_move_after_commit(app: App, imap: Dovec
 def test_reply_to_acknowledgement_threads_even_with_untouched_subject(app: App, imap: DovecotServer) -> None:
     imap.append(make_mail(subject="Vraag over mijn factuur", message_id="<orig@example.nl>"))
     fetch(app)
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         ack_id = store.session.scalar(select(Outbox.message_id).where(Outbox.purpose == "acknowledgement"))
     assert ack_id
     # The customer presses "reply" on the acknowledgement and leaves everything as it is.
@@ -155,12 +156,12 @@ def test_connection_dropped_mid_batch_loses_and_doubles_nothing(
     with pytest.raises(SourceError):
         ingest(source, app.database, app.clock, on_batch=lambda report: imap.kill_connections())
     source.close()
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         stored_before = store.count_raw()
     assert 2 <= stored_before < 6
     summary = fetch(app)
     assert summary.tickets_opened == 6
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         assert store.count_raw() == 6
     assert imap.uids("INBOX") == []
     app.close()
@@ -170,8 +171,8 @@ def test_attachments_survive_the_trip(app: App, imap: DovecotServer) -> None:
     content = bytes(range(256)) * 40
     imap.append(make_mail(subject="Bijlage", attachments=[("scan.bin", "application/octet-stream", content)]))
     fetch(app)
-    with app.database.transaction() as store:
-        [ticket] = store.tickets()
+    with open_store(app) as store:
+        [ticket] = store.all_tickets()
         [inbound] = [m for m in store.messages_of(ticket) if m.direction == "in"]
         assert store.attachments_of(inbound) == [("scan.bin", "application/octet-stream", content)]
 
@@ -191,7 +192,7 @@ def test_whole_realworld_corpus_ends_as_ticket_duplicate_or_quarantine(app: App,
         + summary.quarantined
     )
     assert accounted == len(files), summary
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         states = list(store.session.scalars(select(RawMessage.state)))
     assert set(states) <= {"processed", "quarantined"}
     assert imap.uids("INBOX") == []

@@ -12,6 +12,7 @@ from tests.support.app import make_app
 from tests.support.dovecot import DovecotServer
 from tests.support.fakes import keyword_classifier
 from tests.support.mail import make_mail
+from tests.support.store import open_store
 
 
 def test_idle_wakes_the_service_and_stop_ends_it(tmp_path: Path, imap: DovecotServer) -> None:
@@ -37,8 +38,8 @@ def test_idle_wakes_the_service_and_stop_ends_it(tmp_path: Path, imap: DovecotSe
         sent = time.monotonic()
         imap.append(make_mail(subject="Klacht over de training"))
         while time.monotonic() - sent < 20:
-            with app.database.transaction() as store:
-                if store.tickets():
+            with open_store(app) as store:
+                if store.all_tickets():
                     observed["seconds"] = time.monotonic() - sent
                     break
             time.sleep(0.2)

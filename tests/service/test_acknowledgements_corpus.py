@@ -17,6 +17,7 @@ from mailbot.services.pipeline import run_pass
 from tests.support.app import make_app
 from tests.support.fakes import MemorySource
 from tests.support.mail import make_mail
+from tests.support.store import open_store
 
 LABELLED = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "labelled"
 RECEIVED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -38,7 +39,7 @@ def seed_existing_tickets(app, rows: list[dict[str, str]]) -> None:
     import email
 
     now = RECEIVED - timedelta(days=3)
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         store.session.add(TicketSequence(prefix="ORD", year=2026, last=500))
         for row in rows:
             if not row["ticket_ref"] or store.ticket_by_ref(row["ticket_ref"]):
@@ -93,7 +94,7 @@ def test_acknowledgements_exactly_where_the_labels_expect_them(tmp_path: Path, c
         message = source.add((LABELLED / row["file"]).read_bytes(), RECEIVED)
         keys[message.key] = row
     run_pass(source, app.database, app.processor, app.clock)
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         # A message earns an acknowledgement only if it opened the ticket that got one; automated
         # mail attached to an acknowledged ticket (an out-of-office quoting its ref) got nothing.
         opened = {
@@ -142,7 +143,7 @@ def test_two_mailbots_pointed_at_each_other_exchange_one_acknowledgement(tmp_pat
         for app, inbox, mailer in ((a, inbox_a, mail_a), (b, inbox_b, mail_b)):
             run_pass(inbox, app.database, app.processor, app.clock)
             before = len(mailer.sent)
-            drain(app.database, mailer, app.clock, app.extras["outbox_policy"])
+            drain(app.database, mailer, app.clock, app.outbox_policy)
             for _sender, recipients, data in mailer.sent[before:]:
                 for recipient in recipients:
                     inboxes[recipient.rpartition("@")[2]].add(data, RECEIVED)

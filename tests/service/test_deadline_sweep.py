@@ -26,6 +26,7 @@ from tests.support.app import make_app
 from tests.support.fakes import MemorySource, keyword_classifier
 from tests.support.mail import make_mail
 from tests.support.smtp_sink import SmtpSink
+from tests.support.store import open_store
 
 RECEIVED = datetime(2026, 3, 6, 16, 0, tzinfo=UTC)  # Friday 17:00 Amsterdam
 DUE = RECEIVED + timedelta(hours=48)  # Sunday 8 March 17:00 Amsterdam
@@ -61,17 +62,17 @@ def open_complaint(app: App, subject: str = "Klacht over mijn coach", sender: st
     source = MemorySource()
     source.add(make_mail(subject=subject, sender=sender), app.clock())
     run_pass(source, app.database, app.processor, app.clock)
-    with app.database.transaction() as store:
-        return max(store.tickets(), key=lambda t: t.opened_at).ref
+    with open_store(app) as store:
+        return max(store.all_tickets(), key=lambda t: t.opened_at).ref
 
 
 def run_sweep(app: App) -> SweepReport:
-    return sweep(app.database, app.clock(), app.extras["deadline_notifier"])
+    return sweep(app.database, app.clock(), app.deadlines.notifier)
 
 
 def step_mails(app: App) -> list[tuple[str, str, str]]:
     """(purpose, ticket id, step key) of every reminder/escalation in the outbox, oldest first."""
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         rows = store.session.scalars(
             select(Outbox)
             .where(Outbox.purpose.in_(("reminder", "escalation")))
@@ -81,7 +82,7 @@ def step_mails(app: App) -> list[tuple[str, str, str]]:
 
 
 def ticket_row(app: App, ref: str) -> Ticket:
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         ticket = store.ticket_by_ref(ref)
         assert ticket is not None
         store.session.expunge(ticket)
@@ -97,7 +98,7 @@ def test_complaint_walks_every_reminder_and_escalation(
     app = build(tmp_path, database_url, clock, smtp_sink)
     try:
         ref = open_complaint(app)
-        app.extras["drain_outbox"]()
+        app.drain_outbox()
         smtp_sink.clear()
         assert ticket_row(app, ref).first_response_due == DUE
         expected = [
@@ -113,7 +114,7 @@ def test_complaint_walks_every_reminder_and_escalation(
             report = run_sweep(app)
             assert report.reminders + report.escalations == 1
             assert run_sweep(app).reminders + run_sweep(app).escalations == 0  # a rerun sends nothing
-            assert app.extras["drain_outbox"]() == 1
+            assert app.drain_outbox() == 1
             [mail] = smtp_sink.wait_for(1)
             smtp_sink.clear()
             msg = mail.message()
@@ -126,7 +127,7 @@ def test_complaint_walks_every_reminder_and_escalation(
             assert "jan@example.nl" not in body and "coach" not in body  # no correspondence
             assert ("ESCALATIE" in msg["Subject"]) == (purpose == "escalation")
             assert ticket_row(app, ref).overdue is overdue
-            with app.database.transaction() as store:
+            with open_store(app) as store:
                 keys = set(store.session.scalars(select(DeadlineStep.step_key)))
             assert any(k.startswith(key + "@") for k in keys)
         assert [m[0] for m in step_mails(app)] == ["reminder", "reminder", "escalation", "escalation"]
@@ -169,7 +170,7 @@ def test_steps_missed_while_down_are_sent_once(app: App, clock) -> None:
         clock.advance(minutes=1)
         assert run_sweep(app).escalations == 0
     assert ticket_row(app, ref).overdue is True
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         outcomes = sorted(store.session.scalars(select(DeadlineStep.outcome)))
     assert outcomes == ["sent", "skipped", "skipped"]
 
@@ -179,7 +180,7 @@ def test_met_deadline_stops_the_ladder(app: App, clock) -> None:
     ref = open_complaint(app)
     clock.now = DUE - timedelta(hours=24)
     assert run_sweep(app).reminders == 1
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         ticket = store.ticket_by_ref(ref)
         assert ticket is not None
         ticket.first_responded_at = clock.now + timedelta(hours=1)
@@ -194,13 +195,13 @@ def test_met_deadline_stops_the_ladder(app: App, clock) -> None:
 def test_unassigned_goes_to_staff_assigned_to_assignee(app: App, clock) -> None:
     """Issue 5: reminders go to the assignee when there is one."""
     ref = open_complaint(app)
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         ticket = store.ticket_by_ref(ref)
         assert ticket is not None
         ticket.assignee = "coach.piet@ordevos.nl"
     clock.now = DUE - timedelta(hours=24)
     assert run_sweep(app).reminders == 1
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         [row] = store.session.scalars(select(Outbox).where(Outbox.purpose == "reminder"))
         where = ("outbox", "envelope", row.id, "system")
         envelope = store.vault.open_text(store.session, row.envelope_enc, where)
@@ -236,18 +237,18 @@ def test_concurrent_sweeps_send_each_step_once(app: App, clock, database_url: st
 def test_lease_has_one_holder_at_a_time(app: App, clock) -> None:
     """Issue 5: of several `mailbot run`, one runs the sweep; a dead holder's lease expires."""
     ttl = timedelta(minutes=5)
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         assert leases.acquire(store, "deadlines", "a", clock.now, ttl)
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         assert not leases.acquire(store, "deadlines", "b", clock.now + timedelta(minutes=1), ttl)
         assert leases.acquire(store, "deadlines", "a", clock.now + timedelta(minutes=1), ttl)  # renewal
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         assert not leases.acquire(store, "deadlines", "b", clock.now + timedelta(minutes=5), ttl)
         assert leases.acquire(store, "deadlines", "b", clock.now + timedelta(minutes=6), ttl)  # expired
         assert leases.holder_of(store, "deadlines", clock.now + timedelta(minutes=6)) == "b"
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         leases.release(store, "deadlines", "b")
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         assert leases.acquire(store, "deadlines", "c", clock.now + timedelta(minutes=6), ttl)
 
 

@@ -17,6 +17,7 @@ from tests.support.app import make_app
 from tests.support.fakes import MemorySource, keyword_classifier
 from tests.support.mail import make_mail
 from tests.support.smtp_sink import SmtpSink
+from tests.support.store import open_store
 
 RECEIVED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # Monday 2 March 2026, 10:00 in Amsterdam
 
@@ -39,28 +40,28 @@ def open_request(app: App, body: str = "Graag inzage in mijn gegevens.", subject
     source = MemorySource()
     source.add(make_mail(subject=subject, body=body), RECEIVED)
     run_pass(source, app.database, app.processor, app.clock)
-    with app.database.transaction() as store:
-        return store.tickets()[-1].ref
+    with open_store(app) as store:
+        return store.all_tickets()[-1].ref
 
 
 def deps(app: App) -> dict:
-    return {"calendar": app.extras["work_calendar"], "policy": app.extras["deadline_policy"]}
+    return {"calendar": app.work_calendar, "policy": app.deadline_policy}
 
 
 def test_identity_pause_moves_the_legal_date_and_keeps_the_unpaused_one(app: App, clock) -> None:
     """R-A7 / case 9: question 2 days after receipt, answer 5 days later → adjusted deadline +5 days,
     the unadjusted date still shown."""
     ref = open_request(app)
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         before = store.ticket_by_ref(ref).legal_due
     clock.advance(days=2)
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         pause_clock(store, ref, clock(), actor="anna")
         assert store.ticket_by_ref(ref).status == "waiting"
-    with app.database.transaction() as store, pytest.raises(DecisionRefused):
+    with open_store(app) as store, pytest.raises(DecisionRefused):
         pause_clock(store, ref, clock())  # already paused
     clock.advance(days=5)
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         due = resume_clock(store, ref, clock(), actor="anna", **deps(app))
         ticket = store.ticket_by_ref(ref)
         kinds = [e.kind for e in store.audit_events(ticket.id)]
@@ -74,13 +75,13 @@ def test_identity_pause_moves_the_legal_date_and_keeps_the_unpaused_one(app: App
 def test_a_late_identity_question_does_not_pause(app: App, clock) -> None:
     """R-A7 / case 9: a question on day 20 was not sent without undue delay: no pause."""
     ref = open_request(app)
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         before = store.ticket_by_ref(ref).legal_due
     clock.advance(days=20)
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         pause_clock(store, ref, clock())
     clock.advance(days=5)
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         due = resume_clock(store, ref, clock(), **deps(app))
     assert due.legal_due == before
 
@@ -88,8 +89,8 @@ def test_a_late_identity_question_does_not_pause(app: App, clock) -> None:
 def test_refusal_needs_reasons_and_a_human(app: App) -> None:
     """R-A8: mailbot never refuses by itself; R-A6: never without reasons."""
     ref = open_request(app)
-    policy = {"renderer": app.extras["renderer"], "policy": app.extras["outbox_policy"]}
-    with app.database.transaction() as store:
+    policy = {"renderer": app.renderer, "policy": app.outbox_policy}
+    with open_store(app) as store:
         with pytest.raises(DecisionRefused, match="reason"):
             refuse_request(store, ref, ["  "], app.clock(), partial=False, actor="anna", **policy)
         with pytest.raises(DecisionRefused, match="human"):
@@ -102,7 +103,7 @@ def test_refusal_needs_reasons_and_a_human(app: App) -> None:
 def test_refusal_letter_names_reasons_and_remedies_and_ends_the_clock(app: App, smtp_sink: SmtpSink) -> None:
     """R-A6 / case 24: reasons, the right to complain to the AP and to go to court, before the deadline."""
     ref = open_request(app)
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         refuse_request(
             store,
             ref,
@@ -110,13 +111,13 @@ def test_refusal_letter_names_reasons_and_remedies_and_ends_the_clock(app: App, 
             app.clock(),
             partial=True,
             actor="anna",
-            renderer=app.extras["renderer"],
-            policy=app.extras["outbox_policy"],
+            renderer=app.renderer,
+            policy=app.outbox_policy,
         )
         ticket = store.ticket_by_ref(ref)
         assert ticket.status == "resolved" and ticket.answered_at == app.clock()
         assert ticket.answered_at < ticket.legal_due
-    drain(app.database, app.extras["mailer"], app.clock, app.extras["outbox_policy"])
+    drain(app.database, app.mailer, app.clock, app.outbox_policy)
     letters = [
         d.message()
         for d in smtp_sink.messages
@@ -131,7 +132,7 @@ def test_refusal_letter_names_reasons_and_remedies_and_ends_the_clock(app: App, 
 
 def test_only_gdpr_requests_can_be_refused(app: App) -> None:
     ref = open_request(app, body="Ik heb een vraag over de training.", subject="Vraag")
-    with app.database.transaction() as store, pytest.raises(DecisionRefused):
+    with open_store(app) as store, pytest.raises(DecisionRefused):
         refuse_request(
             store,
             ref,
@@ -139,6 +140,6 @@ def test_only_gdpr_requests_can_be_refused(app: App) -> None:
             app.clock(),
             partial=False,
             actor="anna",
-            renderer=app.extras["renderer"],
-            policy=app.extras["outbox_policy"],
+            renderer=app.renderer,
+            policy=app.outbox_policy,
         )

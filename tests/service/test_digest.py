@@ -21,6 +21,7 @@ from mailbot.services.pipeline import run_pass
 from tests.support.app import make_app
 from tests.support.fakes import MemorySource, keyword_classifier
 from tests.support.mail import make_mail
+from tests.support.store import open_store
 
 T0 = datetime(2026, 3, 6, 16, 0, tzinfo=UTC)  # Friday 17:00 Amsterdam
 
@@ -39,16 +40,19 @@ def receive(app: App, subject: str, body: str = "Goedemiddag.", sender: str = "k
     source = MemorySource()
     source.add(make_mail(subject=subject, body=body, sender=sender), app.clock())
     run_pass(source, app.database, app.processor, app.clock)
-    with app.database.transaction() as store:
-        return max(store.tickets(), key=lambda t: t.opened_at).ref
+    with open_store(app) as store:
+        return max(store.all_tickets(), key=lambda t: t.opened_at).ref
 
 
 def queue(app: App, **kwargs: bool) -> Outbox | None:
-    with app.database.transaction() as store:
-        row = queue_digest(store, app.extras["renderer"], app.extras["outbox_policy"], app.clock(), **kwargs)
-        if row is not None:
-            store.session.flush()
-            store.session.expunge(row)
+    with open_store(app) as store:
+        outbox_id = queue_digest(store, app.renderer, app.outbox_policy, app.clock(), **kwargs)
+        if outbox_id is None:
+            return None
+        store.session.flush()
+        row = store.session.get(Outbox, outbox_id)
+        assert row is not None
+        store.session.expunge(row)
         return row
 
 
@@ -62,7 +66,7 @@ def test_digest_for_a_realistic_set_of_tickets(app: App, clock) -> None:
     overdue_ref = receive(app, "Klacht over de factuur", sender="a@example.nl")
     clock.advance(minutes=1)
     access_ref = receive(app, "Vraag", body="Ik wil graag inzage in mijn gegevens.", sender="b@example.nl")
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         access = store.ticket_by_ref(access_ref)
         assert access is not None
         access.first_responded_at = T0 + timedelta(hours=3)  # answered the first time in time
@@ -70,7 +74,7 @@ def test_digest_for_a_realistic_set_of_tickets(app: App, clock) -> None:
     soon_ref = receive(app, "Klacht over de coach", sender="c@example.nl")  # due T0 + 78 h
     clock.now = T0 + timedelta(hours=59)
     other_ref = receive(app, "Een vraag over het rooster", sender="d@example.nl")
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         failed = store.session.scalars(select(Outbox).where(Outbox.purpose == "acknowledgement")).first()
         assert failed is not None
         failed.status = "failed"
@@ -89,7 +93,7 @@ def test_digest_for_a_realistic_set_of_tickets(app: App, clock) -> None:
         store.session.flush()
         assert store.record_failure(raw_id, ValueError("unparseable"), 1, clock.now)
     clock.now = T0 + timedelta(hours=60)  # Monday 9 March 2026, 05:00 Amsterdam
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         digest = build_digest(store, clock.now, app.org)
     assert digest["date"] == date(2026, 3, 9)
     assert [(r["ref"], r["kind"]) for r in digest["overdue"]] == [(overdue_ref, "first_response")]
@@ -107,7 +111,7 @@ def test_digest_for_a_realistic_set_of_tickets(app: App, clock) -> None:
     assert digest["quarantined"] == 1
     assert not is_empty(digest)
 
-    rendered = render_digest(app.extras["renderer"], app.org, digest)
+    rendered = render_digest(app.renderer, app.org, digest)
     assert "1 verlopen, 1 binnenkort" in rendered.subject
     text = rendered.text
     assert overdue_ref in text and soon_ref in text and failed_ref in text
@@ -116,10 +120,10 @@ def test_digest_for_a_realistic_set_of_tickets(app: App, clock) -> None:
 
     row = queue(app)
     assert row is not None and row.purpose == "digest" and row.ticket_id is None
-    assert app.extras["drain_outbox"]() >= 1
+    assert app.drain_outbox() >= 1
     clock.advance(hours=1)
     later_ref = receive(app, "Nog een vraag", sender="e@example.nl")
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         assert refs(build_digest(store, clock.now, app.org)["opened"]) == [later_ref]  # since the last
 
 
@@ -128,17 +132,17 @@ def test_case_11_past_internal_target_before_the_legal_date(app: App, clock) -> 
     Received Fri 2 Jan 2026: internal target Fri 30 Jan, legal due Mon 2 Feb."""
     clock.now = datetime(2026, 1, 2, 9, 0, tzinfo=UTC)
     ref = receive(app, "Vraag", body="Graag inzage in alles wat jullie van mij hebben.")
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         ticket = store.ticket_by_ref(ref)
         assert ticket is not None and ticket.internal_due is not None and ticket.legal_due is not None
         internal, legal = ticket.internal_due, ticket.legal_due
     assert (internal.date(), legal.date()) == (date(2026, 1, 30), date(2026, 2, 2))
     clock.now = internal + timedelta(hours=1)
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         digest = build_digest(store, clock.now, app.org)
     assert [(r["ref"], r["kind"]) for r in digest["past_internal_target"]] == [(ref, "internal")]
     clock.now = legal + timedelta(hours=1)
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         digest = build_digest(store, clock.now, app.org)
     assert digest["past_internal_target"] == []
     assert (ref, "legal") in [(r["ref"], r["kind"]) for r in digest["overdue"]]
@@ -147,12 +151,12 @@ def test_case_11_past_internal_target_before_the_legal_date(app: App, clock) -> 
 def test_empty_digest_sends_nothing_unless_configured(app: App, clock) -> None:
     """Issue 5: nothing to report → no mail; with send_when_empty a digest still goes out."""
     assert queue(app) is None
-    assert app.extras["run_digest"]() is None
-    with app.database.transaction() as store:
+    assert app.deadlines.queue_digest() is None
+    with open_store(app) as store:
         assert list(store.session.scalars(select(Outbox))) == []
     row = queue(app, send_when_empty=True)
     assert row is not None
-    assert app.extras["drain_outbox"]() == 1
+    assert app.drain_outbox() == 1
 
 
 def test_scheduled_digest_goes_out_once_per_day(app: App, clock) -> None:

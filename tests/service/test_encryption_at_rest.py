@@ -12,6 +12,7 @@ from mailbot.services.pipeline import run_pass
 from tests.support.app import make_app
 from tests.support.fakes import MemorySource, keyword_classifier
 from tests.support.mail import make_mail
+from tests.support.store import open_store
 
 SECRETS = {
     "subject": "Klacht Zonnebloemveld",
@@ -49,8 +50,8 @@ def _ingest_secret_message(tmp_path: Path, database_url: str, clock) -> None:
     summary = run_pass(source, app.database, app.processor, app.clock)
     assert summary.tickets_opened == 1
     # The data is really there (decryptable), so finding nothing below means it is sealed, not missing.
-    with app.database.transaction() as store:
-        [ticket] = store.tickets()
+    with open_store(app) as store:
+        [ticket] = store.all_tickets()
         assert store.ticket_subject(ticket) == SECRETS["subject"]
         [message] = [m for m in store.messages_of(ticket) if m.direction == "in"]
         assert store.attachments_of(message)[0][2] == SECRETS["attachment"]

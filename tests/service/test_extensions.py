@@ -19,11 +19,12 @@ from sqlalchemy import select
 
 from mailbot.adapters.db.models import Extension, Outbox
 from mailbot.bootstrap import App
-from mailbot.services.extensions import ExtensionRefused, extend_ticket, extension_reason
+from mailbot.services.extensions import ExtensionRefused, extend_ticket
 from mailbot.services.pipeline import run_pass
 from tests.support.app import make_app
 from tests.support.fakes import MemorySource, keyword_classifier
 from tests.support.mail import make_mail
+from tests.support.store import open_store
 
 AMS = ZoneInfo("Europe/Amsterdam")
 RECEIVED = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)  # Saturday 31 January, 10:00 Amsterdam
@@ -42,23 +43,23 @@ def open_request(app: App, body: str = "Graag inzage in mijn gegevens.") -> str:
     source = MemorySource()
     source.add(make_mail(subject="Verzoek", body=body, sender="anna@example.nl", name="Anna Smit"), RECEIVED)
     run_pass(source, app.database, app.processor, app.clock)
-    with app.database.transaction() as store:
-        [ticket] = store.tickets()
+    with open_store(app) as store:
+        [ticket] = store.all_tickets()
         return ticket.ref
 
 
 def extend(app: App, ref: str, months: int, reason: str):  # type: ignore[no-untyped-def]
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         return extend_ticket(
             store,
             ref,
             months,
             reason,
             app.clock(),
-            renderer=app.extras["renderer"],
-            policy=app.extras["outbox_policy"],
-            calendar=app.extras["work_calendar"],
-            deadline_policy=app.extras["deadline_policy"],
+            renderer=app.renderer,
+            policy=app.outbox_policy,
+            calendar=app.work_calendar,
+            deadline_policy=app.deadline_policy,
         )
 
 
@@ -67,7 +68,7 @@ def local_day(moment: datetime) -> date:
 
 
 def notices(app: App) -> list[Outbox]:
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         rows = list(store.session.scalars(select(Outbox).where(Outbox.purpose == "extension_notice")))
         for row in rows:
             store.session.expunge(row)
@@ -78,7 +79,7 @@ def test_extension_within_the_first_month_moves_the_legal_due_and_notifies(app: 
     """R-A5 / case 8: extended by two months → 30 April (conservative 28 April); the requester gets
     the notice with the reason; the reason is stored sealed; the ladder re-arms on the new date."""
     ref = open_request(app)
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         ticket = store.ticket_by_ref(ref)
         assert ticket is not None and ticket.legal_due is not None
         assert local_day(ticket.legal_due) == date(2026, 3, 2)  # R-A2/A3: 28 Feb is a Saturday
@@ -89,19 +90,19 @@ def test_extension_within_the_first_month_moves_the_legal_due_and_notifies(app: 
     assert result.legal_due_conservative is not None
     assert local_day(result.legal_due_conservative) == date(2026, 4, 28)
     assert result.total_extra_months == 2
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         ticket = store.ticket_by_ref(ref)
         assert ticket is not None and ticket.legal_due == result.legal_due
         [row] = store.session.scalars(select(Extension))
         assert REASON.encode() not in row.reason_enc  # sealed at rest
-        assert extension_reason(store, row, ticket.customer_id) == REASON
+        assert store.extension_reason(row, ticket.customer_id) == REASON
         kinds = [e.kind for e in store.audit_events(ticket.id)]
         assert "ticket.extended" in kinds
         assert not any(REASON in str(e.detail) for e in store.audit_events(ticket.id))
-    app.extras["drain_outbox"]()
+    app.drain_outbox()
     [notice] = notices(app)
     assert notice.status == "sent" and notice.customer_id is not None
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         where = ("outbox", "payload", notice.id, notice.customer_id)
         raw = store.vault.open(store.session, store.session.get(Outbox, notice.id).payload_enc, where)
     assert raw is not None
@@ -123,7 +124,7 @@ def test_extension_after_the_first_term_is_refused(app: App, clock) -> None:
     with pytest.raises(ExtensionRefused, match="first term"):
         extend(app, ref, 1, REASON)
     assert notices(app) == []
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         assert list(store.session.scalars(select(Extension))) == []
         ticket = store.ticket_by_ref(ref)
         assert ticket is not None and local_day(ticket.legal_due) == date(2026, 3, 2)  # type: ignore[arg-type]
@@ -159,8 +160,8 @@ def test_complaint_has_no_legal_term_to_extend(app: App, clock) -> None:
     source = MemorySource()
     source.add(make_mail(subject="Klacht over de coach"), RECEIVED)
     run_pass(source, app.database, app.processor, app.clock)
-    with app.database.transaction() as store:
-        [ticket] = store.tickets()
+    with open_store(app) as store:
+        [ticket] = store.all_tickets()
         ref = ticket.ref
     with pytest.raises(ExtensionRefused):
         extend(app, ref, 1, REASON)

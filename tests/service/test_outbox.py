@@ -25,6 +25,7 @@ from tests.support.db import truncate_all
 from tests.support.fakes import MemorySource, keyword_classifier
 from tests.support.mail import make_mail
 from tests.support.smtp_sink import SmtpSink
+from tests.support.store import open_store
 
 RECEIVED = datetime(2026, 3, 6, 16, 0, tzinfo=UTC)  # Friday 17:00 in Amsterdam
 
@@ -52,7 +53,7 @@ def ingest(app: App, *raws: bytes) -> None:
 
 
 def send(app: App):
-    return drain(app.database, app.extras["mailer"], app.clock, app.extras["outbox_policy"])
+    return drain(app.database, app.mailer, app.clock, app.outbox_policy)
 
 
 def test_complaint_ack_headers_threading_and_due_time(app: App, smtp_sink: SmtpSink) -> None:
@@ -71,8 +72,8 @@ def test_complaint_ack_headers_threading_and_due_time(app: App, smtp_sink: SmtpS
     ack = next(d for d in delivered if "jan.jansen@example.nl" in d.rcpt_tos)
     staff = next(d for d in delivered if "hoofdkantoor@ordevos.nl" in d.rcpt_tos)
     msg = ack.message()
-    with app.database.transaction() as store:
-        [ticket] = store.tickets()
+    with open_store(app) as store:
+        [ticket] = store.all_tickets()
     assert ack.rcpt_tos == ("jan.jansen@example.nl",)  # R-C8: the From address only, not Cc or Reply-To
     assert msg["Auto-Submitted"] == "auto-replied"
     assert msg["X-Auto-Response-Suppress"] == "All"
@@ -106,8 +107,8 @@ def test_reply_to_the_acknowledgement_threads_onto_the_ticket(app: App, smtp_sin
             body="Dank u, nog een vraag.",
         ),
     )
-    with app.database.transaction() as store:
-        assert len(store.tickets()) == 1
+    with open_store(app) as store:
+        assert len(store.all_tickets()) == 1
     assert send(app).sent == 0  # no acknowledgement inside an existing thread (R-C5)
 
 
@@ -130,8 +131,8 @@ def test_per_sender_daily_cap(app: App, smtp_sink: SmtpSink, clock) -> None:
     send(app)
     acks = [d for d in smtp_sink.messages if d.rcpt_tos == ("jan.jansen@example.nl",)]
     assert len(acks) == app.settings.processing.auto_reply_cap_per_day == 3
-    with app.database.transaction() as store:
-        assert len(store.tickets()) == 5  # every message still has its ticket
+    with open_store(app) as store:
+        assert len(store.all_tickets()) == 5  # every message still has its ticket
     clock.advance(hours=25)
     ingest(app, make_mail(subject="Vraag de volgende dag"))
     send(app)
@@ -157,7 +158,7 @@ def test_permanent_failure_marks_row_failed_with_reason(app: App, smtp_sink: Smt
     smtp_sink.fail_with(550, "5.1.1 mailbox unavailable", count=1)
     report = send(app)
     assert report.failed == 1 and report.sent == 1
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         failed = store.session.scalars(select(Outbox).where(Outbox.status == "failed")).all()
         assert (len(failed) == 1 and "550" in (failed[0].last_error or "")) or "mailbox unavailable" in (
             failed[0].last_error or ""
@@ -181,7 +182,7 @@ def test_two_senders_send_each_row_once(
     truncate_all(postgres_database)
     app = make_app(tmp_path, postgres_database, clock, classifier=keyword_classifier)
     now = clock()
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         for i in range(500):
             mail = OutgoingMail(
                 from_address="info@ordevos.nl",
@@ -200,7 +201,7 @@ def test_two_senders_send_each_row_once(
 
     def sender() -> None:
         mailer = SmtpMailer("127.0.0.1", smtp_sink.port, "plain", timeout=10)
-        results.append(drain(app.database, mailer, app.clock, app.extras["outbox_policy"]).sent)
+        results.append(drain(app.database, mailer, app.clock, app.outbox_policy).sent)
 
     threads = [threading.Thread(target=sender) for _ in range(2)]
     for t in threads:
@@ -216,7 +217,7 @@ def test_two_senders_send_each_row_once(
 
 def test_outbox_payload_is_encrypted(app: App) -> None:
     ingest(app, make_mail(subject="Klacht Zeldzaamwoord"))
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         rows = store.session.scalars(select(Outbox)).all()
         assert rows and all(
             b"Zeldzaamwoord" not in r.payload_enc and b"jan.jansen" not in r.envelope_enc for r in rows
@@ -231,8 +232,8 @@ def test_bounce_of_an_acknowledgement_marks_it_bounced_and_links_the_ticket(
 
     ingest(app, make_mail(subject="Vraag"))
     send(app)
-    with app.database.transaction() as store:
-        [ticket] = store.tickets()
+    with open_store(app) as store:
+        [ticket] = store.all_tickets()
         ack_id = store.session.scalar(select(Outbox.message_id).where(Outbox.purpose == "acknowledgement"))
     report = EmailMessage()
     report["From"] = "Mail Delivery System <MAILER-DAEMON@mx.example.nl>"
@@ -245,10 +246,10 @@ def test_bounce_of_an_acknowledgement_marks_it_bounced_and_links_the_ticket(
         f"Message-ID: {ack_id}\r\nSubject: ack\r\n".encode(), maintype="text", subtype="rfc822-headers"
     )
     ingest(app, report.as_bytes())
-    with app.database.transaction() as store:
+    with open_store(app) as store:
         row = store.session.scalar(select(Outbox).where(Outbox.message_id == ack_id))
         assert row.status == "bounced"
-        assert len(store.tickets()) == 1  # no ticket for the bounce
+        assert len(store.all_tickets()) == 1  # no ticket for the bounce
         attached = [m for m in store.messages_of(ticket) if m.automated]
         assert len(attached) == 1
         assert "mail.bounced" in [e.kind for e in store.audit_events(ticket.id)]

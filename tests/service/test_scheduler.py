@@ -28,7 +28,9 @@ def test_jobs_are_stored_in_the_database_and_kept_across_restarts(
 def test_run_job_calls_the_registered_callable(tmp_path: Path, database_url: str, clock) -> None:
     app = make_app(tmp_path, database_url, clock, classifier=keyword_classifier)
     calls: list[str] = []
-    app.extras["jobs"]["probe"] = (lambda: calls.append("ran"), {"trigger": "interval", "seconds": 60})
+    jobs = app.jobs()
+    jobs["probe"] = (lambda: calls.append("ran"), {"trigger": "interval", "seconds": 60})
+    app.jobs = lambda: jobs  # type: ignore[method-assign]
     scheduler._running["app"] = app
     scheduler.run_job("probe")
     scheduler.run_job("does-not-exist")
@@ -59,6 +61,6 @@ def test_the_ladder_follows_configuration(tmp_path: Path, clock) -> None:
     app = make_app(
         tmp_path, url, clock, classifier=keyword_classifier, MAILBOT_DEADLINES__REMINDER_HOURS_BEFORE="12"
     )
-    first_step = app.extras["deadline_notifier"].ladder["first_response"][0]
+    first_step = app.deadlines.notifier.ladder["first_response"][0]
     assert first_step.key == "first_response:remind-12h"
     app.close()

@@ -11,8 +11,8 @@ from mailbot.domain.autoreply import (
     suppresses_auto_response,
 )
 from mailbot.domain.model import Category, Organisation
-from mailbot.domain.rules import classify
 from mailbot.mail.parse import parse_message
+from tests.support.classify import classify
 from tests.unit.test_rules_support import make_mail, shipped_rules
 
 ORG = Organisation()

@@ -9,8 +9,8 @@ import pytest
 
 from mailbot.cli.classify import NO_ACK
 from mailbot.domain.model import DUTCH_LABELS, Category, Classification, Organisation
-from mailbot.domain.rules import classify
 from mailbot.mail.parse import parse_message
+from tests.support.classify import classify
 from tests.unit.test_rules_support import CORPUS, corpus_rows, shipped_rules
 
 LABELLED = CORPUS / "labelled"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mailbot.cli.classify import Score, score
+from mailbot.domain.classifier import RulesClassifier
 from mailbot.domain.model import DUTCH_LABELS, Category, Organisation
 from tests.unit.test_rules_support import corpus_rows, shipped_rules
 
@@ -28,7 +29,9 @@ def _rows(folder: str) -> list[dict[str, str]]:
 @cache
 def _score(folder: str) -> Score:
     """The same scoring as ``mailbot classify --report``."""
-    return score(_rows(folder), PROBES / folder, shipped_rules(), Organisation())
+    return score(
+        _rows(folder), PROBES / folder, RulesClassifier(shipped_rules(), Organisation()), Organisation()
+    )
 
 
 @pytest.mark.parametrize("folder", SETS)

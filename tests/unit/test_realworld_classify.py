@@ -8,8 +8,9 @@ from functools import cache
 import pytest
 
 from mailbot.domain.model import Category, Classification, Organisation
-from mailbot.domain.rules import classify, classify_unparseable
+from mailbot.domain.rules import classify_unparseable
 from mailbot.mail.parse import UnparseableMail, parse_message
+from tests.support.classify import classify
 from tests.unit.test_rules_support import CORPUS, corpus_rows, shipped_rules
 
 REALWORLD = CORPUS / "realworld"

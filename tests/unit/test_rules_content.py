@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from mailbot.domain.model import GDPR_CATEGORIES, Category, Organisation
-from mailbot.domain.rules import classify, classify_content, classify_unparseable
+from mailbot.domain.rules import classify_content, classify_unparseable
+from tests.support.classify import classify
 from tests.unit.test_rules_support import make_mail, shipped_rules
 
 ORG = Organisation()

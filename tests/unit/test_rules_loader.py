@@ -8,7 +8,8 @@ import pytest
 
 from mailbot.adapters.rules_loader import RulesError, load_ruleset
 from mailbot.domain.model import Category, Organisation
-from mailbot.domain.rules import RuleSet, classify
+from mailbot.domain.rules import RuleSet
+from tests.support.classify import classify
 from tests.unit.test_rules_support import RULES_DIR, make_mail
 
 GOOD = """

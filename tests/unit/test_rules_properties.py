@@ -6,9 +6,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailbot.domain.model import Category, Classification, Organisation
-from mailbot.domain.rules import classify, classify_content, classify_unparseable
+from mailbot.domain.rules import classify_content, classify_unparseable
 from mailbot.mail.parse import UnparseableMail, parse_message
 from mailbot.mail.text import split_text
+from tests.support.classify import classify
 from tests.unit.test_rules_support import shipped_rules
 
 ORG = Organisation()

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from mailbot.domain.model import Category, Organisation
-from mailbot.domain.rules import classify
 from mailbot.mail.html import html_to_text
 from mailbot.mail.parse import parse_message
 from mailbot.mail.text import current_text, split_text
+from tests.support.classify import classify
 from tests.unit.test_rules_support import make_mail, shipped_rules
 
 

@@ -11,7 +11,6 @@ so that they arrive as features, not as rework of the core.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from mailbot.domain.model import new_id
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in and out, on SQLite (which has no time zones) as on PostgreSQL."""
@@ -51,10 +52,6 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 class Base(DeclarativeBase):
@@ -287,3 +284,5 @@ class Lease(Base):
 
 Index("ix_outbox_due", Outbox.status, Outbox.next_attempt_at)
 Index("ix_messages_sender_recent", Message.customer_id, Message.created_at)
+#: One inbound message per stored raw message: a second processed copy is refused (issue 10).
+Index("uq_messages_raw_message_id", Message.raw_message_id, unique=True)

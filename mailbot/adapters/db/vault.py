@@ -25,6 +25,7 @@ class Vault:
     def __init__(self, keyring: Keyring) -> None:
         self.keyring = keyring
         self._deks: dict[int, bytes] = {}
+        self._customer_keys: dict[str, int] = {}
 
     def new_key(self, session: Session, owner: str, now: datetime) -> int:
         dek, wrapped = self.keyring.new_data_key()
@@ -40,6 +41,21 @@ class Vault:
             select(DataKey.id).where(DataKey.owner == SYSTEM_OWNER).order_by(DataKey.id).limit(1)
         )
         return key_id if key_id is not None else self.new_key(session, SYSTEM_OWNER, now)
+
+    def customer_key(self, session: Session, customer_id: str) -> int:
+        """The data key id of ``customer_id`` (cached: a customer's key id never changes)."""
+        key_id = self._customer_keys.get(customer_id)
+        if key_id is None:
+            from mailbot.adapters.db.models import Customer
+
+            found = session.scalar(select(Customer.data_key_id).where(Customer.id == customer_id))
+            if found is None:
+                raise KeyDestroyedError(f"customer {customer_id} has no data key")
+            key_id = self._customer_keys[customer_id] = found
+        return key_id
+
+    def remember_customer_key(self, customer_id: str, key_id: int) -> None:
+        self._customer_keys[customer_id] = key_id
 
     def _dek(self, session: Session, key_id: int) -> bytes:
         dek = self._deks.get(key_id)

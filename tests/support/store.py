@@ -1,7 +1,9 @@
-"""The storage facade the services use: one Store per transaction (unit of work).
+"""Tests' window on the stored rows: a unit of work that also hands out ORM rows.
 
-It speaks in mailbot's terms (customers by address, raw messages, tickets, correspondence) and
-does the sealing, so services never see a ciphertext or a blind index.
+Storage tests must look at what is really in the tables (ciphertext, states, outbox rows) and set
+up odd states directly, which the production repositories deliberately do not allow. ``Store``
+is the production ``SqlUnitOfWork`` (so services can be called with it) plus these row-level
+reads and writes; it exists only under ``tests/``.
 """
 
 from __future__ import annotations
@@ -9,13 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from mailbot.adapters.db.models import (
     Attachment,
@@ -31,27 +32,20 @@ from mailbot.adapters.db.models import (
     TicketSequence,
     new_id,
 )
+from mailbot.adapters.db.repos.uow import SqlUnitOfWork
 from mailbot.adapters.db.vault import SYSTEM_OWNER, Vault
 from mailbot.domain.model import RawState, format_ticket_ref
 from mailbot.services.ports import Cursor
+from mailbot.services.repositories import StoredRaw
 
 MESSAGE_ID_PURPOSE = "message-id"
 
 
-@dataclass(frozen=True)
-class StoredRaw:
-    id: str
-    raw: bytes
-    received_at: datetime
-    customer_id: str | None
-    state: str
-
-
-class Store:
-    """Repository + unit of work over one SQLAlchemy session."""
+class Store(SqlUnitOfWork):
+    """The unit of work plus row-level access for assertions and set-up."""
 
     def __init__(self, session: Session, vault: Vault) -> None:
-        self.session = session
+        super().__init__(session, vault)
         self.vault = vault
 
     # -- keyed look-ups ---------------------------------------------------------------------------
@@ -347,7 +341,7 @@ class Store:
             .limit(1)
         )
 
-    def tickets(self, status: str | None = None, limit: int | None = None) -> list[Ticket]:
+    def all_tickets(self, status: str | None = None, limit: int | None = None) -> list[Ticket]:
         query = select(Ticket).order_by(Ticket.opened_at)
         if status:
             query = query.where(Ticket.status == status)
@@ -461,23 +455,11 @@ class Store:
             for a in rows
         ]
 
-    # -- audit --------------------------------------------------------------------------------------
-    def audit(
-        self,
-        kind: str,
-        now: datetime,
-        *,
-        ticket_id: str | None = None,
-        customer_id: str | None = None,
-        actor: str = "mailbot",
-        **detail: Any,
-    ) -> None:
-        self.session.add(
-            AuditEvent(
-                at=now, kind=kind, ticket_id=ticket_id, customer_id=customer_id, actor=actor, detail=detail
-            )
-        )
+    def extension_reason(self, row: Any, customer_id: str) -> str:
+        where = ("extensions", "reason", str(row.id), customer_id)
+        return self.vault.open_text(self.session, row.reason_enc, where) or ""
 
+    # -- audit --------------------------------------------------------------------------------------
     def audit_events(self, ticket_id: str) -> list[AuditEvent]:
         return list(
             self.session.scalars(
@@ -499,18 +481,12 @@ class Store:
         return self.vault.open_text(self.session, ciphertext, (table, column, row_id, owner))
 
 
-class Database:
-    """Hands out one Store per transaction: commit on success, roll back on any exception."""
-
-    def __init__(self, sessions: sessionmaker[Session], vault: Vault) -> None:
-        self.sessions = sessions
-        self.vault = vault
-
-    @contextmanager
-    def transaction(self) -> Iterator[Store]:
-        session = self.sessions()
-        try:
-            with session.begin():
-                yield Store(session, self.vault)
-        finally:
-            session.close()
+@contextmanager
+def open_store(app: Any) -> Iterator[Store]:
+    """One transaction on ``app``'s database with row-level access: commit on success."""
+    session = app.database.sessions()
+    try:
+        with session.begin():
+            yield Store(session, app.database.vault)
+    finally:
+        session.close()

@@ -1,0 +1,54 @@
+"""The SQL unit of work: one session, one transaction, every repository bound to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailbot.adapters.db.repos.customers import SqlCustomers
+from mailbot.adapters.db.repos.mailbox import SqlMailbox, SqlQuarantine
+from mailbot.adapters.db.repos.outbox import SqlOutbox
+from mailbot.adapters.db.repos.records import SqlAudit, SqlDecisions, SqlLeases, SqlSteps
+from mailbot.adapters.db.repos.tickets import SqlMessages, SqlTickets
+from mailbot.adapters.db.vault import Vault
+from mailbot.services.repositories import Conflict
+
+
+class SqlUnitOfWork:
+    """Implements ``mailbot.services.repositories.UnitOfWork`` over one SQLAlchemy session."""
+
+    def __init__(self, session: Session, vault: Vault) -> None:
+        self.session = session
+        self.customers = SqlCustomers(session, vault)
+        self.mailbox = SqlMailbox(session, vault)
+        self.quarantine = SqlQuarantine(session, vault)
+        self.tickets = SqlTickets(session, vault)
+        self.messages = SqlMessages(session, vault)
+        self.outbox = SqlOutbox(session, vault)
+        self.audit = SqlAudit(session, vault)
+        self.steps = SqlSteps(session, vault)
+        self.decisions = SqlDecisions(session, vault)
+        self.leases = SqlLeases(session, vault)
+
+
+class SqlDatabase:
+    """Implements ``mailbot.services.repositories.Database``: commit on success, roll back on any
+    exception; a unique constraint that a concurrent transaction won surfaces as ``Conflict``."""
+
+    def __init__(self, sessions: sessionmaker[Session], vault: Vault) -> None:
+        self.sessions = sessions
+        self.vault = vault
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlUnitOfWork]:
+        session = self.sessions()
+        try:
+            with session.begin():
+                yield SqlUnitOfWork(session, self.vault)
+        except IntegrityError as exc:
+            raise Conflict(str(exc.orig).splitlines()[0] if exc.orig else "conflict") from exc
+        finally:
+            session.close()

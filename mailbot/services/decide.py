@@ -1,0 +1,183 @@
+"""The one decision on an incoming message: what it is, where it goes, and whether it is answered.
+
+::
+
+    classify ─► automated? ── yes ─► AUTOMATED: attach to the ticket it names (or a bounced mail's
+                    │ no                           ticket), never answered
+                    ▼
+       same Message-ID seen before? ── yes ─► DUPLICATE on that ticket, not answered
+                    │ no
+                    ▼
+       In-Reply-To/References naming our mail (trusted from anyone) ─► REPLY: APPEND to that ticket
+       subject reference (only from the ticket's people)             ─► REPLY: APPEND
+                    │ none
+                    ▼
+       OPEN a ticket in the content category; acknowledge unless a loop guard says no
+
+``decide`` is pure: what it needs to know about stored tickets comes through ``ThreadLookup``.
+Production passes the database's lookup; ``mailbot classify``, the golden cases and the corpus
+tests pass ``STATELESS``, which answers from the message alone (a reference or one of our
+Message-IDs names "a ticket"), so all of them run the same function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Protocol
+
+from mailbot.domain.autoreply import is_own_address
+from mailbot.domain.classifier import Classifier
+from mailbot.domain.model import TICKET_CATEGORIES, Category, Classification, Organisation
+from mailbot.domain.threading import find_ticket_refs, is_own_message_id
+from mailbot.mail.parse import ParsedMail
+
+
+class Action(StrEnum):
+    AUTOMATED = "automated"
+    DUPLICATE = "duplicate"
+    APPEND = "appended"
+    OPEN = "ticket_opened"
+
+
+class ThreadLookup(Protocol):
+    """What ``decide`` may ask about stored tickets. Ids are opaque to it."""
+
+    def ticket_by_message_ids(self, message_ids: Sequence[str]) -> str | None: ...
+    def ticket_by_ref(self, ref: str) -> str | None: ...
+    def is_participant(self, ticket_id: str, address: str | None) -> bool: ...
+    def duplicate_of(self, message_id: str) -> tuple[bool, str | None]:
+        """(seen before, the ticket the earlier copy is on)."""
+        ...
+
+    def automatic_replies_today(self, address: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    classification: Classification
+    ticket_id: str | None = None  # the ticket to attach to (all actions but OPEN)
+    no_ack_reason: str | None = None  # OPEN only: why no acknowledgement goes out, or None
+
+    @property
+    def acknowledge(self) -> bool:
+        return self.action is Action.OPEN and self.no_ack_reason is None
+
+    @property
+    def ack_purpose(self) -> str | None:
+        """The template of the acknowledgement (``ack_<category>``), when one is sent."""
+        return f"ack_{self.classification.category.value}" if self.acknowledge else None
+
+
+class _Stateless:
+    """Threading from the message alone: any reference or any Message-ID of ours is "a ticket"."""
+
+    def __init__(self, org: Organisation) -> None:
+        self.org = org
+
+    def ticket_by_message_ids(self, message_ids: Sequence[str]) -> str | None:
+        own = [m for m in message_ids if is_own_message_id(m, self.org.domain)]
+        return own[0] if own else None
+
+    def ticket_by_ref(self, ref: str) -> str | None:
+        return ref
+
+    def is_participant(self, ticket_id: str, address: str | None) -> bool:
+        return True
+
+    def duplicate_of(self, message_id: str) -> tuple[bool, str | None]:
+        return False, None
+
+    def automatic_replies_today(self, address: str) -> int:
+        return 0
+
+
+def stateless(org: Organisation) -> ThreadLookup:
+    return _Stateless(org)
+
+
+def decide(
+    parsed: ParsedMail,
+    classifier: Classifier,
+    org: Organisation,
+    threads: ThreadLookup,
+    *,
+    sender: str | None,
+    auto_reply_cap_per_day: int = 3,
+) -> Decision:
+    """Decide what happens to ``parsed``. ``sender`` is the From address when it could be read
+    strictly (R-C13), else None: such mail still gets a ticket, for triage, and no answer."""
+    result = classifier.content(parsed)
+    refs = find_ticket_refs(parsed.subject, org.ticket_prefix)
+
+    if result.category is Category.AUTOMATED or result.automated:
+        ticket = threads.ticket_by_message_ids(parsed.thread_ids) or next(
+            (found for ref in refs if (found := threads.ticket_by_ref(ref))), None
+        )
+        return Decision(Action.AUTOMATED, result, ticket)
+
+    if parsed.message_id:
+        seen, ticket = threads.duplicate_of(parsed.message_id)
+        if seen:
+            return Decision(Action.DUPLICATE, result, ticket)
+
+    ticket = threads.ticket_by_message_ids(parsed.thread_ids)
+    if ticket is None:
+        ticket = next(
+            (t for ref in refs if (t := threads.ticket_by_ref(ref)) and threads.is_participant(t, sender)),
+            None,
+        )
+    if ticket is not None:
+        return Decision(Action.APPEND, _as_reply(parsed, classifier, refs), ticket)
+
+    if sender is None:
+        result = replace(result, triage=True)  # R-C13: nobody we can answer
+    return Decision(
+        Action.OPEN,
+        result,
+        None,
+        _no_ack_reason(parsed, result, org, threads, sender, auto_reply_cap_per_day),
+    )
+
+
+def _as_reply(parsed: ParsedMail, classifier: Classifier, refs: Sequence[str]) -> Classification:
+    content = classifier.reply_intent(parsed)
+    secondary = content.category if content.category not in (Category.OTHER, Category.REPLY) else None
+    return Classification(
+        category=Category.REPLY,
+        rule="threading.subject-ref" if refs else "threading.message-id",
+        confidence=1.0 if refs else 0.9,
+        evidence=tuple(refs) if refs else ("in-reply-to our message-id",),
+        secondary=secondary if secondary is not None and content.confidence >= 0.3 else None,
+        language=content.language,
+        ticket_ref=refs[0] if refs else None,
+    )
+
+
+def _no_ack_reason(
+    parsed: ParsedMail,
+    result: Classification,
+    org: Organisation,
+    threads: ThreadLookup,
+    sender: str | None,
+    cap: int,
+) -> str | None:
+    """Why a new ticket gets no acknowledgement, or None when it gets one (R-C1…R-C5, R-C8)."""
+    if result.category not in TICKET_CATEGORIES:
+        return "category"
+    if not sender:
+        return "no-sender"
+    if parsed.return_path is not None and parsed.return_path.strip() in ("", "<>"):
+        return "null-return-path"  # R-C2
+    if is_own_address(org, sender):
+        return "own-address"
+    if threads.automatic_replies_today(sender) >= cap:
+        return "daily-cap"  # R-C5
+    return None
+
+
+def classify_stateless(parsed: ParsedMail, classifier: Classifier, org: Organisation) -> Classification:
+    """What ``mailbot classify`` and the corpus tests report: ``decide`` without stored tickets."""
+    return decide(parsed, classifier, org, stateless(org), sender=parsed.from_address).classification

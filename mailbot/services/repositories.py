@@ -1,0 +1,253 @@
+"""The storage ports: one repository per aggregate, all behind one unit of work.
+
+Services get a ``UnitOfWork`` for one transaction and talk to it in mailbot's terms — customers,
+tickets with their correspondence, the outbox, the mailbox's raw messages and cursor, the
+quarantine, the audit trail. They hand in and get back plain values (``mailbot.domain.model``):
+no ORM rows, no SQL, no ciphertext, no blind index. Sealing and opening happen inside the
+repositories (``mailbot.adapters.db``), so a service cannot store personal data in the clear by
+mistake, and a service test can run on any implementation of these protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from mailbot.domain.deadlines import Extension, Pause
+from mailbot.domain.model import AuditRecord, Customer, NewMessage, StoredAttachment, StoredMessage, Ticket
+from mailbot.services.ports import Cursor
+
+
+class Conflict(Exception):
+    """Another transaction recorded the same unique fact first (a step, a dedupe key): nothing of
+    this transaction was kept, and the caller may treat the work as done by the other."""
+
+
+@dataclass(frozen=True)
+class StoredRaw:
+    """A message as ingest stored it, opened for processing."""
+
+    id: str
+    raw: bytes
+    received_at: datetime
+    customer_id: str | None
+    state: str
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    id: int
+    raw_id: str
+    error: str
+    attempts: int
+    quarantined_at: datetime
+    detail: str
+
+
+@dataclass(frozen=True)
+class MessageLink:
+    """Where an earlier message was filed (for the possible-duplicate check)."""
+
+    id: str
+    ticket_id: str | None
+
+
+@dataclass(frozen=True)
+class OutgoingEntry:
+    """A serialised mail to queue; ``automatic`` counts it against the per-address daily cap."""
+
+    purpose: str
+    payload: bytes
+    sender: str
+    recipients: tuple[str, ...]
+    message_id: str
+    automatic: bool
+    ticket_id: str | None = None
+    customer_id: str | None = None
+    dedupe_key: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimedMail:
+    """An outbox row taken for sending, locked until the transaction ends."""
+
+    id: str
+    purpose: str
+    ticket_id: str | None
+    payload: bytes
+    sender: str
+    recipients: tuple[str, ...]
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MailRecord:
+    """An outbox row's bookkeeping (no payload): for bounces and the digest's failed list."""
+
+    id: str
+    purpose: str
+    ticket_id: str | None
+    status: str
+    last_error: str | None
+
+
+class CustomerRepository(Protocol):
+    def find_or_create(self, address: str, name: str | None, now: datetime) -> Customer: ...
+    def get(self, customer_id: str) -> Customer | None: ...
+    def by_address(self, address: str) -> Customer | None: ...
+
+
+class MailboxRepository(Protocol):
+    """Stage one: raw messages as received, and how far each source has been read (R-C16)."""
+
+    def cursor(self, source: str) -> Cursor: ...
+    def advance(self, source: str, cursor: Cursor, now: datetime) -> None: ...
+    def is_stored(self, raw: bytes) -> bool:
+        """True when these exact bytes were stored before (their keyed fingerprint is known)."""
+        ...
+
+    def add_if_new(
+        self,
+        *,
+        source: str,
+        key: str,
+        raw: bytes,
+        message_id: str | None,
+        customer_id: str | None,
+        received_at: datetime,
+        now: datetime,
+    ) -> str | None:
+        """Store the raw bytes sealed; None when the same bytes were stored before (fingerprint)."""
+        ...
+
+    def pending_ids(self, limit: int) -> list[str]: ...
+    def claim(self, raw_id: str) -> StoredRaw | None:
+        """Lock a pending message for this transaction; None when it is not pending any more or
+        another worker holds it (``FOR UPDATE SKIP LOCKED``), so two workers never process it both."""
+        ...
+
+    def mark_processed(self, raw_id: str, outcome: str, now: datetime) -> None: ...
+    def record_failure(
+        self, raw_id: str, error_kind: str, detail: str, max_attempts: int, now: datetime
+    ) -> bool:
+        """Count a failed attempt; quarantine after ``max_attempts``. True when quarantined."""
+        ...
+
+    def count(self) -> int: ...
+
+
+class QuarantineRepository(Protocol):
+    def entries(self) -> list[QuarantineEntry]: ...
+    def release(self, quarantine_id: int, now: datetime) -> str | None: ...
+    def count_open(self) -> int: ...
+
+
+class TicketRepository(Protocol):
+    def next_ref(self, prefix: str, year: int) -> str: ...
+    def add(self, ticket: Ticket, subject: str, evidence: Sequence[str]) -> None: ...
+    def get(self, ticket_id: str) -> Ticket | None: ...
+    def by_ref(self, ref: str) -> Ticket | None: ...
+    def save(self, ticket: Ticket) -> None: ...
+    def subject(self, ticket: Ticket) -> str: ...
+    def evidence(self, ticket: Ticket) -> list[str]: ...
+    def is_participant(self, ticket_id: str, address: str) -> bool: ...
+    def add_participant(self, ticket_id: str, address: str) -> None: ...
+    def by_message_ids(self, message_ids: Sequence[str]) -> Ticket | None:
+        """The ticket whose correspondence or outbox carries one of these Message-IDs."""
+        ...
+
+    def list(self, status: str | None = None, limit: int | None = None) -> list[Ticket]: ...
+    def open_ids_with_deadlines(self, closed: Sequence[str]) -> list[str]: ...
+    def open_tickets(self, closed: Sequence[str]) -> list[Ticket]: ...
+    def refs(self) -> dict[str, str]: ...
+
+
+class MessageRepository(Protocol):
+    def add(self, message: NewMessage) -> str: ...
+    def add_attachment(self, message_id: str, filename: str, content_type: str, content: bytes) -> None: ...
+    def of_ticket(self, ticket_id: str) -> list[StoredMessage]: ...
+    def attachments(self, message_id: str) -> list[StoredAttachment]: ...
+    def automated(self, unattached_only: bool = False) -> list[StoredMessage]: ...
+    def earlier_inbound(self, message_id: str, exclude_raw_id: str) -> MessageLink | None: ...
+
+
+class OutboxRepository(Protocol):
+    def add(self, entry: OutgoingEntry, now: datetime) -> str: ...
+    def automatic_count_since(self, address: str, since: datetime) -> int: ...
+    def first_message_id(self, ticket_id: str, purpose: str) -> str | None: ...
+    def has_dedupe_key(self, key: str) -> bool: ...
+    def claim_due(self, now: datetime) -> ClaimedMail | None: ...
+    def mark_sent(self, mail_id: str, now: datetime) -> None: ...
+    def defer(self, mail_id: str, until: datetime, error: str) -> None: ...
+    def fail(self, mail_id: str, error: str) -> None: ...
+    def bounce(self, message_ids: Sequence[str]) -> list[MailRecord]: ...
+    def failed(self) -> list[MailRecord]: ...
+
+
+class AuditRepository(Protocol):
+    def record(
+        self,
+        kind: str,
+        now: datetime,
+        *,
+        ticket_id: str | None = None,
+        customer_id: str | None = None,
+        actor: str = "mailbot",
+        **detail: Any,
+    ) -> None: ...
+    def of_ticket(self, ticket_id: str) -> list[AuditRecord]: ...
+    def last_at(self, kind: str) -> datetime | None: ...
+
+
+class StepRepository(Protocol):
+    """Reminder/escalation steps, each recorded once under a unique key."""
+
+    def keys_of(self, ticket_id: str) -> set[str]: ...
+    def record(self, ticket_id: str, key: str, outcome: str, now: datetime) -> bool:
+        """False when another sweep recorded the step first."""
+        ...
+
+
+class DecisionRepository(Protocol):
+    """Extensions and pauses of a GDPR request's legal term."""
+
+    def extensions_of(self, ticket_id: str) -> list[Extension]: ...
+    def add_extension(
+        self, ticket_id: str, customer_id: str, months: int, reason: str, now: datetime
+    ) -> None: ...
+    def pauses_of(self, ticket_id: str) -> list[Pause]: ...
+    def has_open_pause(self, ticket_id: str) -> bool: ...
+    def start_pause(self, ticket_id: str, now: datetime) -> None: ...
+    def end_pause(self, ticket_id: str, now: datetime) -> bool: ...
+
+
+class LeaseRepository(Protocol):
+    def acquire(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool: ...
+    def release(self, name: str, holder: str) -> None: ...
+    def holder_of(self, name: str, now: datetime) -> str | None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: everything done through it is committed together, or nothing is."""
+
+    customers: CustomerRepository
+    mailbox: MailboxRepository
+    quarantine: QuarantineRepository
+    tickets: TicketRepository
+    messages: MessageRepository
+    outbox: OutboxRepository
+    audit: AuditRepository
+    steps: StepRepository
+    decisions: DecisionRepository
+    leases: LeaseRepository
+
+
+class Database(Protocol):
+    """Hands out one unit of work per transaction: commit on success, roll back on any exception.
+    A unique fact recorded first by a concurrent transaction surfaces as ``Conflict``."""
+
+    def transaction(self) -> AbstractContextManager[UnitOfWork]: ...
