@@ -64,9 +64,19 @@ def snapshot(corpus: Path) -> dict[str, object]:
                 {
                     key: shown.get(key)
                     for key in (
-                        "ref", "category", "secondary", "status", "triage", "language", "rule",
-                        "received_at", "first_response_due", "legal_due", "internal_due",
-                        "resolution_due", "evidence",
+                        "ref",
+                        "category",
+                        "secondary",
+                        "status",
+                        "triage",
+                        "language",
+                        "rule",
+                        "received_at",
+                        "first_response_due",
+                        "legal_due",
+                        "internal_due",
+                        "resolution_due",
+                        "evidence",
                     )
                 }
                 | {
@@ -96,7 +106,12 @@ def snapshot(corpus: Path) -> dict[str, object]:
                 ]
             )
         sent.sort()
-    return {"tickets": tickets, "automated": sorted(automated, key=str), "quarantined": quarantined, "sent": sent}
+    return {
+        "tickets": tickets,
+        "automated": sorted(automated, key=str),
+        "quarantined": quarantined,
+        "sent": sent,
+    }
 
 
 if __name__ == "__main__":
