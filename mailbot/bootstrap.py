@@ -30,6 +30,7 @@ from mailbot.services import leases
 from mailbot.services.deadlines import DeadlineNotifier
 from mailbot.services.outbox import OutboxPolicy, acknowledgement_hook
 from mailbot.services.ports import Clock, Mailer, Source
+from mailbot.services.privacy_actions import AuditActions
 from mailbot.services.process import Processor
 from mailbot.services.usecases import DeadlineActions, OutboxActions, TicketActions
 
@@ -206,6 +207,7 @@ class App:
     outbox: OutboxActions
     tickets: TicketActions
     deadlines: DeadlineActions
+    audit: AuditActions
 
     def source(self) -> Source:
         s = self.settings
@@ -291,4 +293,5 @@ def build_app(
         deadlines=DeadlineActions(
             database, clock, org, renderer, policy, notifier, outbox, leases.new_holder()
         ),
+        audit=AuditActions(database, clock),
     )

@@ -217,6 +217,7 @@ _OPTIONAL = {
     "mailbot.cli.outbox": None,
     "mailbot.cli.rules": None,
     "mailbot.cli.deadlines": None,
+    "mailbot.cli.privacy": None,
 }
 
 

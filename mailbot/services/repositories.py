@@ -10,12 +10,13 @@ mistake, and a service test can run on any implementation of these protocols.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from mailbot.domain.audit_chain import ChainedEvent
 from mailbot.domain.deadlines import Extension, Pause
 from mailbot.domain.model import AuditRecord, Customer, NewMessage, StoredAttachment, StoredMessage, Ticket
 from mailbot.services.ports import Cursor
@@ -201,6 +202,17 @@ class AuditRepository(Protocol):
     ) -> None: ...
     def of_ticket(self, ticket_id: str) -> list[AuditRecord]: ...
     def last_at(self, kind: str) -> datetime | None: ...
+    def about(self, customer_id: str, ticket_ids: Sequence[str]) -> list[AuditRecord]:
+        """Events about a customer or their tickets (for the access export)."""
+        ...
+
+    def chain(self, until_seq: int | None = None) -> Generator[ChainedEvent, None, None]:
+        """Events with their chain links in sequence order, up to ``until_seq``; close it when done."""
+        ...
+
+    def head(self) -> tuple[int, str] | None:
+        """The chain head: the last sequence number and hash; None before the first event."""
+        ...
 
 
 class StepRepository(Protocol):

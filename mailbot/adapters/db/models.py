@@ -76,6 +76,11 @@ class Customer(Base):
     data_key_id: Mapped[int] = mapped_column(ForeignKey("data_keys.id"))
     address_enc: Mapped[bytes] = mapped_column(LargeBinary)
     name_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    company_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    postal_address_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: "mail" (first seen writing to us) or "import" (from the customer administration).
+    source: Mapped[str] = mapped_column(String(16), default="mail", server_default="mail")
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -232,16 +237,95 @@ class Quarantine(Base):
 
 
 class AuditEvent(Base):
-    """What happened, when, to which ticket (R-A18). ``detail`` never holds personal data."""
+    """What happened, when, to which ticket (R-A18). ``detail`` never holds personal data.
+
+    Chained (``domain/audit_chain.py``): ``hash`` covers the event and ``prev_hash``; ``seq`` is
+    handed out under the lock on ``audit_head``, so the chain has one order even with two writers."""
 
     __tablename__ = "audit_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     kind: Mapped[str] = mapped_column(String(48))
     ticket_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     customer_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     actor: Mapped[str] = mapped_column(String(64), default="mailbot")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AuditHead(Base):
+    """The chain's last link (one row, id 1). Appends lock it, so they are serialised; it also
+    shows when events were cut off the end of the chain."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Erasure(Base):
+    """The minimal record of an erasure request that stays (R-A12): reference, dates, outcome and the
+    names of the retention duties that kept something; no content, no address."""
+
+    __tablename__ = "erasures"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    erased_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    outcome: Mapped[str] = mapped_column(String(24))
+    retained: Mapped[str] = mapped_column(String(255), default="")
+
+
+class ErasureLedgerEntry(Base):
+    """Keyed hashes of who was erased and which data key was destroyed, so an erasure can be
+    re-applied after a backup restore (R-D5, R-D10). No plaintext."""
+
+    __tablename__ = "erasure_ledger"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    erasure_id: Mapped[str] = mapped_column(String(36))
+    address_hash: Mapped[str] = mapped_column(String(64), index=True)
+    customer_hash: Mapped[str] = mapped_column(String(64), index=True)
+    data_key_id: Mapped[int] = mapped_column(Integer)
+
+
+class RetainedRecord(Base):
+    """What a legal retention duty keeps after erasure (R-A12: e.g. invoice data, seven years),
+    sealed under its own retention key that erasure does not destroy (R-D5)."""
+
+    __tablename__ = "retained_records"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    erasure_id: Mapped[str] = mapped_column(ForeignKey("erasures.id"), index=True)
+    duty: Mapped[str] = mapped_column(String(48))
+    data_key_id: Mapped[int] = mapped_column(ForeignKey("data_keys.id"))
+    fields_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    retain_until: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Suppression(Base):
+    """Direct-marketing objections (R-A15): a blind index only, so it survives erasure."""
+
+    __tablename__ = "suppressions"
+    address_index: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RecipientTask(Base):
+    """An art. 19 notice owed to a recipient of the data after a rectification, erasure or
+    restriction (R-A13); in the digest until staff mark it done."""
+
+    __tablename__ = "recipient_tasks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reference: Mapped[str] = mapped_column(String(40), index=True)
+    ticket_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    recipient: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    done_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class DeadlineStep(Base):
@@ -286,3 +370,5 @@ Index("ix_outbox_due", Outbox.status, Outbox.next_attempt_at)
 Index("ix_messages_sender_recent", Message.customer_id, Message.created_at)
 #: One inbound message per stored raw message: a second processed copy is refused (issue 10).
 Index("uq_messages_raw_message_id", Message.raw_message_id, unique=True)
+#: One event per place in the audit chain.
+Index("uq_audit_events_seq", AuditEvent.seq, unique=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Generator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,15 +11,55 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
-from mailbot.adapters.db.models import AuditEvent, DeadlineStep, Lease
+from mailbot.adapters.db.models import AuditEvent, AuditHead, DeadlineStep, Lease
 from mailbot.adapters.db.models import Extension as ExtensionRow
 from mailbot.adapters.db.models import Pause as PauseRow
 from mailbot.adapters.db.repos.base import SqlRepository
+from mailbot.domain.audit_chain import GENESIS, ChainedEvent, link_hash
 from mailbot.domain.deadlines import Extension, Pause
 from mailbot.domain.model import AuditRecord
 
 
+def _record_of(e: AuditEvent) -> AuditRecord:
+    return AuditRecord(
+        at=e.at,
+        kind=e.kind,
+        actor=e.actor,
+        ticket_id=e.ticket_id,
+        customer_id=e.customer_id,
+        detail=dict(e.detail or {}),
+    )
+
+
 class SqlAudit(SqlRepository):
+    """The audit trail as a hash chain (``domain/audit_chain.py``).
+
+    Appending takes the chain head's row lock first (an UPDATE: a row lock on PostgreSQL, the
+    write lock on SQLite) and holds it until the transaction ends, so two writers cannot take the
+    same place in the chain nor link to the same predecessor; the second waits for the first's
+    commit and then links to its event. A rolled-back transaction takes its events and its head
+    update with it, so the chain stays whole."""
+
+    def _next_link(self) -> tuple[int, str]:
+        """(sequence number, previous hash) for the event about to be written, head locked."""
+        for _ in range(2):
+            taken = self.session.execute(
+                update(AuditHead)
+                .where(AuditHead.id == 1)
+                .values(seq=AuditHead.seq + 1)
+                .returning(AuditHead.seq, AuditHead.hash)
+                .execution_options(synchronize_session=False)
+            ).first()
+            if taken is not None:
+                return int(taken[0]), str(taken[1])
+            try:  # the very first event: create the head (a concurrent first writer may win)
+                with self.session.begin_nested():
+                    self.session.execute(AuditHead.__table__.insert().values(id=1, seq=1, hash=GENESIS))
+                return 1, GENESIS
+            except IntegrityError:
+                continue
+        raise RuntimeError("audit chain head could not be locked")
+
     def record(
         self,
         kind: str,
@@ -28,25 +70,71 @@ class SqlAudit(SqlRepository):
         actor: str = "mailbot",
         **detail: Any,
     ) -> None:
+        seq, prev = self._next_link()
+        # What is hashed is what a later read returns: JSON-native detail, microsecond UTC time.
+        detail = json.loads(json.dumps(detail, default=str))
+        digest = link_hash(prev, seq, now, kind, actor, ticket_id, customer_id, detail)
         self.session.add(
             AuditEvent(
-                at=now, kind=kind, ticket_id=ticket_id, customer_id=customer_id, actor=actor, detail=detail
+                seq=seq,
+                prev_hash=prev,
+                hash=digest,
+                at=now,
+                kind=kind,
+                ticket_id=ticket_id,
+                customer_id=customer_id,
+                actor=actor,
+                detail=detail,
             )
+        )
+        self.session.execute(
+            update(AuditHead)
+            .where(AuditHead.id == 1)
+            .values(hash=digest)
+            .execution_options(synchronize_session=False)
         )
 
     def of_ticket(self, ticket_id: str) -> list[AuditRecord]:
-        query = select(AuditEvent).where(AuditEvent.ticket_id == ticket_id).order_by(AuditEvent.id)
-        return [
-            AuditRecord(
-                at=e.at,
-                kind=e.kind,
-                actor=e.actor,
-                ticket_id=e.ticket_id,
-                customer_id=e.customer_id,
-                detail=dict(e.detail or {}),
-            )
-            for e in self.session.scalars(query)
-        ]
+        query = select(AuditEvent).where(AuditEvent.ticket_id == ticket_id).order_by(AuditEvent.seq)
+        return [_record_of(e) for e in self.session.scalars(query)]
+
+    def about(self, customer_id: str, ticket_ids: Sequence[str]) -> list[AuditRecord]:
+        """Events about a customer or any of their tickets, in chain order (for an access export)."""
+        condition = AuditEvent.customer_id == customer_id
+        if ticket_ids:
+            condition = or_(condition, AuditEvent.ticket_id.in_(list(ticket_ids)))
+        query = select(AuditEvent).where(condition).order_by(AuditEvent.seq)
+        return [_record_of(e) for e in self.session.scalars(query)]
+
+    def chain(self, until_seq: int | None = None) -> Generator[ChainedEvent, None, None]:
+        """Events in sequence order (up to ``until_seq``), streamed: the trail grows without bound."""
+        query = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=500)
+        if until_seq is not None:
+            query = query.where(AuditEvent.seq <= until_seq)
+        result = self.session.scalars(query)
+        try:
+            yield from (self._chained(e) for e in result)
+        finally:
+            result.close()
+
+    @staticmethod
+    def _chained(e: AuditEvent) -> ChainedEvent:
+        return ChainedEvent(
+            id=e.id,
+            seq=e.seq,
+            at=e.at,
+            kind=e.kind,
+            actor=e.actor,
+            ticket_id=e.ticket_id,
+            customer_id=e.customer_id,
+            detail=dict(e.detail or {}),
+            prev_hash=e.prev_hash,
+            hash=e.hash,
+        )
+
+    def head(self) -> tuple[int, str] | None:
+        row = self.session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
+        return (int(row[0]), str(row[1])) if row is not None else None
 
     def last_at(self, kind: str) -> datetime | None:
         return self.session.scalar(select(func.max(AuditEvent.at)).where(AuditEvent.kind == kind))
