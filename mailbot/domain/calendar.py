@@ -27,7 +27,7 @@ WEEKEND: frozenset[int] = frozenset({5, 6})
 @lru_cache(maxsize=64)
 def atw_holidays(year: int) -> frozenset[date]:
     """The Algemene termijnenwet art. 3 holidays of ``year`` (cached: the set never changes)."""
-    days = set(holidays.NL(years=year).keys())
+    days = set(holidays.country_holidays("NL", years=year).keys())
     days.add(easter(year) - timedelta(days=2))  # Goede Vrijdag
     days.add(date(year, 5, 5))  # 5 mei, every year for term purposes
     return frozenset(days)

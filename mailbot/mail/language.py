@@ -42,8 +42,8 @@ _STOPWORDS: dict[str, frozenset[str]] = {
 _WORD = re.compile(r"[^\W\d_]+")
 LANGUAGES: tuple[str, ...] = tuple(_STOPWORDS)
 _LANGS_OF: dict[str, tuple[str, ...]] = {}
-for _lang, _words in _STOPWORDS.items():
-    for _w in _words:
+for _lang, _stopwords in _STOPWORDS.items():
+    for _w in _stopwords:
         _LANGS_OF[_w] = (*_LANGS_OF.get(_w, ()), _lang)
 
 

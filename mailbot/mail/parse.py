@@ -187,7 +187,7 @@ def _strict_slow(value: str) -> list[tuple[str, str]] | None:
     if header.defects:
         return None
     out = []
-    for address in header.addresses:
+    for address in header.addresses:  # type: ignore[attr-defined]  # the factory makes an AddressHeader for "to"
         if not address.username or not address.domain or "@" in address.domain:
             return None
         out.append((address.display_name, address.addr_spec))
@@ -238,6 +238,7 @@ def strict_addresses(values: list[str]) -> list[tuple[str, str]]:
         value = _unfold(str(raw))
         if not value:
             continue
+        parsed: list[tuple[str, str]] | None
         if "(" in value or ";" in value or ":" in value or "\\" in value:
             commented = _FAST_COMMENTED.fullmatch(value)
             # comments, groups, quoted-pairs: only the full parser

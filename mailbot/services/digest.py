@@ -138,11 +138,12 @@ def queue_digest(
     outbox_id = staff_mail(
         uow, renderer, policy, "digest", digest_context(org, digest), now, dedupe_key=dedupe_key
     )
+    counts: dict[str, Any] = {key: len(digest[key]) for key in LIST_KEYS}
     uow.audit.record(
         DIGEST_SENT,
         now,
         outbox_id=outbox_id,
-        **{key: len(digest[key]) for key in LIST_KEYS},
+        **counts,
         quarantined=digest["quarantined"],
     )
     return outbox_id

@@ -266,6 +266,8 @@ def _open_ticket(
 ) -> Ticket:
     category = c.category if c.category not in (Category.REPLY, Category.AUTOMATED) else Category.OTHER
     local_year = raw.received_at.astimezone(ZoneInfo(processor.org.timezone)).year
+    # Any: the calculator's keys are exactly Ticket's deadline fields (bootstrap.deadline_calculator).
+    due: dict[str, Any] = dict(processor.deadlines(category, raw.received_at))
     ticket = Ticket(
         id=new_id(),
         ref=uow.tickets.next_ref(processor.org.ticket_prefix, local_year),
@@ -280,7 +282,7 @@ def _open_ticket(
         received_at=raw.received_at,
         opened_at=now,
         updated_at=now,
-        **processor.deadlines(category, raw.received_at),
+        **due,
     )
     uow.tickets.add(ticket, parsed.subject, c.evidence)
     uow.audit.record(
