@@ -1,5 +1,8 @@
 """One typed, frozen ``Settings`` object from an optional TOML file plus ``MAILBOT_*`` variables.
 
+Size (over 400 lines): every key is still declared twice (the dataclasses and ``_SCHEMA``) with
+hand-written converters; issue 10's move to pydantic-settings removes that and is still open.
+
 Why it looks like this:
 
 - Nothing is read at import time: the composition root calls :func:`load_settings` once with the

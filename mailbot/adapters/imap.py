@@ -1,5 +1,9 @@
 """The production mail source: an IMAP folder read with imapclient.
 
+Size (over 400 lines): one connection's state machine — connect, SELECT and UIDVALIDITY, IDLE,
+MOVE with COPY/flag fallbacks, reconnect — kept in one class; split, that state would be shared
+across modules.
+
 The contract with the ingest service (``mailbot.services.ports.Source``) is at-least-once delivery
 made exactly-once by the caller's fingerprint: this adapter never changes a message while reading it
 (``BODY.PEEK[]``, R-C17), keys every message by (UIDVALIDITY, UID) (R-C16), and only moves or flags

@@ -1,5 +1,8 @@
 """Jinja2 over ``templates/``: the mail texts are data the company edits, so mistakes must be loud.
 
+Size (over 400 lines): the sample data ``templates check`` renders every purpose with lives
+beside the renderer it exercises, so a new template variable is added in one place.
+
 ``StrictUndefined`` turns a missing variable into an error when the template is rendered (and
 :meth:`TemplateRenderer.check` renders every template with sample data), instead of a blank in a
 customer's mail. Autoescape is on for ``.html`` only: the plain-text parts must not show ``&amp;``.

@@ -1,5 +1,8 @@
 """The rules engine: ordered, named rules (data from ``rules/*.toml``) → a Classification that says why.
 
+Size (over 400 lines): compiling the rules, planning which can match, and evaluating them share
+private compiled structures; split, those would become a public API nobody else should use.
+
 How a message is read:
 
 1. Machine mail first (R-C1…R-C6 header signals from :mod:`mailbot.domain.autoreply`, plus the

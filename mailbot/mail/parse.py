@@ -1,5 +1,9 @@
 """Raw bytes → ParsedMail, a plain value the rest of mailbot can reason about.
 
+Size (over 400 lines): one pass over the MIME tree plus the address and header fast paths that
+are checked against the stdlib parser in the same module, so the fast and strict readings stay
+side by side.
+
 The stdlib ``email`` package (compat32 policy) provides the MIME tree, built by
 :mod:`mailbot.mail.mime` (the same tree, faster; the stdlib parser itself for irregular mail), and
 this module decodes what rules read: headers are RFC 2047-decoded before anyone classifies them
