@@ -40,6 +40,7 @@ __all__ = [
     "OutgoingMail",
     "build_message",
     "clean_header_text",
+    "is_answerable",
     "make_message_id",
     "serialize",
     "subject_with_ref",
@@ -194,6 +195,17 @@ class OutgoingMail:
     references: tuple[str, ...] = ()
     reply_to: str | None = None
     ticket_ref: str | None = None
+
+
+def is_answerable(addr_spec: str) -> bool:
+    """Whether :func:`build_message` would accept ``addr_spec`` as a recipient (a dotless domain
+    such as ``jan@localhost`` is readable but cannot be answered): the decision skips the
+    acknowledgement instead of failing the whole message on it."""
+    try:
+        _address("To", addr_spec)
+    except HeaderValueError:
+        return False
+    return True
 
 
 def _address(field: str, addr_spec: str, display_name: str = "") -> Address:

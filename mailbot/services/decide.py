@@ -31,6 +31,7 @@ from mailbot.domain.autoreply import is_own_address
 from mailbot.domain.classifier import Classifier
 from mailbot.domain.model import TICKET_CATEGORIES, Category, Classification, Organisation
 from mailbot.domain.threading import find_ticket_refs, is_own_message_id
+from mailbot.mail.compose import is_answerable
 from mailbot.mail.parse import ParsedMail
 
 
@@ -169,6 +170,8 @@ def _no_ack_reason(
         return "category"
     if not sender:
         return "no-sender"
+    if not is_answerable(sender):
+        return "unanswerable-address"  # readable, so a ticket; but no reply can be addressed to it
     if parsed.return_path is not None and parsed.return_path.strip() in ("", "<>"):
         return "null-return-path"  # R-C2
     if is_own_address(org, sender):

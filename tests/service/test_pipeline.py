@@ -257,3 +257,17 @@ def test_unreadable_sender_still_gets_a_ticket_for_triage(app: App) -> None:
     with open_store(app) as store:
         kinds = {e.kind: e.detail for e in store.audit_events(ticket.id)}
     assert kinds["ack.skipped"]["reason"] == "no-sender"
+
+
+def test_dotless_sender_domain_gets_a_ticket_without_acknowledgement(app: App) -> None:
+    """Issue 13 / R-C13: a readable message from an address no reply can go to (``jan@localhost``)
+    is a ticket like any other; only the acknowledgement is skipped, with the reason recorded."""
+    source = MemorySource()
+    source.add(make_mail(sender="jan@localhost", subject="Klacht over de factuur"), RECEIVED)
+    summary = one_pass(app, source)
+    assert summary.tickets_opened == 1 and summary.quarantined == 0
+    [ticket] = tickets(app)
+    assert ticket.category == "complaint"
+    with open_store(app) as store:
+        kinds = {e.kind: e.detail for e in store.audit_events(ticket.id)}
+    assert kinds["ack.skipped"]["reason"] == "unanswerable-address"
