@@ -26,13 +26,16 @@ from mailbot.domain.classifier import Classifier, RulesClassifier
 from mailbot.domain.deadlines import DeadlinePolicy, compute_deadlines
 from mailbot.domain.ladder import LadderStep, make_steps, validate_ladder
 from mailbot.domain.model import Category, Organisation
+from mailbot.domain.staff_mail import ReplyAddresses
 from mailbot.services import leases
 from mailbot.services.deadlines import DeadlineNotifier
 from mailbot.services.outbox import OutboxPolicy, acknowledgement_hook
 from mailbot.services.ports import Clock, Mailer, Source
 from mailbot.services.privacy_actions import AuditActions
 from mailbot.services.process import Processor
-from mailbot.services.usecases import DeadlineActions, OutboxActions, TicketActions
+from mailbot.services.staff import StaffDesk
+from mailbot.services.staff_hooks import follow_up_notice, new_ticket_notice, staff_reply_handler
+from mailbot.services.usecases import DeadlineActions, OutboxActions, StaffActions, TicketActions
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,7 @@ def organisation_of(settings: Settings) -> Organisation:
         ticket_prefix=o.ticket_prefix,
         timezone=o.timezone,
         own_addresses=own,
+        staff=tuple(dict.fromkeys(a.lower() for a in settings.staff.addresses)),
     )
 
 
@@ -206,6 +210,7 @@ class App:
     deadline_policy: DeadlinePolicy
     outbox: OutboxActions
     tickets: TicketActions
+    staff: StaffActions
     deadlines: DeadlineActions
     audit: AuditActions
 
@@ -261,13 +266,19 @@ def build_app(
     renderer = TemplateRenderer(settings.templates.dir, org.timezone)
     policy = outbox_policy(settings, org)
     deadline_calc = deadline_calculator(settings)
+    # The private reply addresses' token key is used for nothing else (issue 11).
+    replies = ReplyAddresses(keyring.derived_key("reply-token"), org.mailbox)
+    desk = StaffDesk(policy, renderer, replies)
     processor = Processor(
         org=org,
         classifier=classify,
         deadlines=deadline_calc,
         max_attempts=settings.processing.max_attempts,
         auto_reply_cap_per_day=settings.processing.auto_reply_cap_per_day,
-        on_ticket_opened=[acknowledgement_hook(renderer, policy)],
+        on_ticket_opened=[acknowledgement_hook(renderer, policy), new_ticket_notice(desk)],
+        on_follow_up=[follow_up_notice(desk)],
+        on_staff_reply=[staff_reply_handler(desk)],
+        replies=replies,
     )
     mail = mailer or mailer_of(settings)
     calendar = work_calendar_of(settings)
@@ -290,6 +301,7 @@ def build_app(
         deadline_policy=deadline_policy,
         outbox=outbox,
         tickets=TicketActions(database, clock, renderer, policy, calendar, deadline_policy, deadline_calc),
+        staff=StaffActions(database, clock, desk),
         deadlines=DeadlineActions(
             database, clock, org, renderer, policy, notifier, outbox, leases.new_holder()
         ),

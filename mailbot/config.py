@@ -494,7 +494,8 @@ _SCHEMA: dict[str, dict[str, _Key]] = {
         "port": _Key(_port, 8025),
     },
     "staff": {
-        "addresses": _Key(_list_of(_address, allow_empty=False), ["info@ordevos.nl"]),
+        # Head office, not the mailbox mailbot reads: staff notices must never come back as mail.
+        "addresses": _Key(_list_of(_address, allow_empty=False), ["hoofdkantoor@ordevos.nl"]),
         "escalation_address": _Key(_address),
         "digest_time": _Key(_clock_time, "08:00"),
     },
@@ -641,6 +642,12 @@ def _build(
 ) -> Settings:
     organisation = OrganisationSettings(**values["organisation"])
     staff_raw = values["staff"]
+    if organisation.mailbox.lower() in (a.lower() for a in staff_raw["addresses"]):
+        raise ConfigError(
+            "staff.addresses",
+            f"must not contain the mailbox mailbot reads ({organisation.mailbox}): staff notices "
+            "would come back as new mail; give head office's own addresses",
+        )
     return Settings(
         organisation=organisation,
         storage=_storage(values["storage"], base),

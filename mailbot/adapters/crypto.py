@@ -263,6 +263,13 @@ class Keyring:
             normalized = unicodedata.normalize("NFC", value)
         return self._hmac(purpose, normalized.encode("utf-8"))
 
+    def derived_key(self, label: str) -> bytes:
+        """A key of its own for one keyed-MAC use (``reply-token``, ``identity-challenge``): HKDF
+        from the index key under a distinct label, so a token never reveals or equals an index."""
+        if not label or "\x00" in label:
+            raise ValueError(f"invalid key label {label!r}")
+        return _hkdf(self._index_key, b"mailbot/derived/" + label.encode("utf-8"))
+
     def fingerprint(self, raw: bytes) -> str:
         """Keyed, so a stored fingerprint cannot confirm a guessed message the way a bare hash could."""
         return self._hmac(_FINGERPRINT_PURPOSE, raw)

@@ -46,6 +46,9 @@ PURPOSES: tuple[str, ...] = (
     "ack_objection",
     "ack_other",
     "staff_new_ticket",
+    "staff_follow_up",
+    "staff_answer",
+    "staff_confirmation",
     "reminder",
     "escalation",
     "digest",
@@ -362,6 +365,23 @@ def sample_context(purpose: str) -> dict[str, Any]:
         "customer": {"name": "Jan de Vries"},
         "message": {"subject": "Vraag over mijn training"},
     }
+    if purpose in ("staff_new_ticket", "staff_follow_up"):
+        context["body"] = "Ik wacht al twee weken op een reactie over mijn factuur."
+        context["due_local"] = received + timedelta(hours=48)
+    if purpose == "staff_answer":
+        context["answer"] = {
+            "text": "Beste Jan,\n\nExcuses, de factuur is aangepast.\n\nAnna",
+            "staff": "anna@ordevos.nl",
+        }
+    if purpose == "staff_confirmation":
+        context["outcome"] = {
+            "command": "close",
+            "answered": True,
+            "noted": False,
+            "status": "closed",
+            "assignee": None,
+            "error": None,
+        }
     if purpose in ("reminder", "escalation"):
         context["deadline"] = {
             "kind": "first_response",
@@ -397,6 +417,8 @@ def sample_context(purpose: str) -> dict[str, Any]:
                 }
             ],
             "failed": [{"ref": "ORD-2026-00039", "reason": "550 5.1.1 mailbox unavailable"}],
+            "internal": [{"ref": "ORD-2026-00041", "received_at": received}],
+            "suspicious": [{"ref": "-", "received_at": received}],
             "opened": [
                 {
                     "ref": "ORD-2026-00044",

@@ -88,6 +88,8 @@ class Organisation:
     ticket_prefix: str = "ORD"
     timezone: str = "Europe/Amsterdam"
     own_addresses: tuple[str, ...] = ("info@ordevos.nl",)
+    #: Head office: who may answer through a ticket's private reply address (lower-case).
+    staff: tuple[str, ...] = ()
 
 
 def new_id() -> str:

@@ -246,3 +246,21 @@ def split_text(text: str, subject: str = "") -> MessageText:
 def current_text(text: str, subject: str = "") -> str:
     """The words to classify: own text plus forwarded content, no history, signature or disclaimer."""
     return split_text(text, subject).current
+
+
+def answer_text(text: str) -> str:
+    """A staff member's answer as the customer should read it: everything above the quoted history
+    (an attribution line, an Outlook header block, "-----Original Message-----", ``>`` lines) and
+    above the ``-- `` signature delimiter. Unlike :func:`split_text` it keeps the closing greeting
+    and the name: that is part of the answer, not baggage."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        if line.strip().startswith(">") or _SIG_DELIM.match(line):
+            break
+        if _ORIGINAL_MARKER.match(line) or _is_outlook_header_block(lines, i) or _is_attribution(lines, i):
+            break
+        if _RULE_LINE.match(line) and i + 1 < len(lines) and _is_outlook_header_block(lines, i + 1):
+            break
+        kept.append(line)
+    return "\n".join(kept).strip()

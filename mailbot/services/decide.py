@@ -8,6 +8,12 @@
        same Message-ID seen before? ── yes ─► DUPLICATE on that ticket, not answered
                     │ no
                     ▼
+       to a ticket's private reply address? ── from the staff member its token was made for
+                    │ no                           ─► STAFF_REPLY (relayed); otherwise SUSPICIOUS
+                    ▼
+       from our own domain or the staff list ─► INTERNAL (never a customer ticket)
+                    │ no
+                    ▼
        In-Reply-To/References naming our mail (trusted from anyone) ─► REPLY: APPEND to that ticket
        subject reference (only from the ticket's people)             ─► REPLY: APPEND
                     │ none
@@ -30,6 +36,7 @@ from typing import Protocol
 from mailbot.domain.autoreply import is_own_address
 from mailbot.domain.classifier import Classifier
 from mailbot.domain.model import TICKET_CATEGORIES, Category, Classification, Organisation
+from mailbot.domain.staff_mail import ReplyAddresses, recipient_addresses
 from mailbot.domain.threading import find_ticket_refs, is_own_message_id
 from mailbot.mail.compose import is_answerable
 from mailbot.mail.parse import ParsedMail
@@ -40,6 +47,9 @@ class Action(StrEnum):
     DUPLICATE = "duplicate"
     APPEND = "appended"
     OPEN = "ticket_opened"
+    STAFF_REPLY = "staff_reply"
+    INTERNAL = "internal"
+    SUSPICIOUS = "suspicious"
 
 
 class ThreadLookup(Protocol):
@@ -61,6 +71,7 @@ class Decision:
     classification: Classification
     ticket_id: str | None = None  # the ticket to attach to (all actions but OPEN)
     no_ack_reason: str | None = None  # OPEN only: why no acknowledgement goes out, or None
+    filed_reason: str | None = None  # SUSPICIOUS/INTERNAL: why it was filed and not handled
 
     @property
     def acknowledge(self) -> bool:
@@ -107,9 +118,11 @@ def decide(
     *,
     sender: str | None,
     auto_reply_cap_per_day: int = 3,
+    replies: ReplyAddresses | None = None,
 ) -> Decision:
     """Decide what happens to ``parsed``. ``sender`` is the From address when it could be read
-    strictly (R-C13), else None: such mail still gets a ticket, for triage, and no answer."""
+    strictly (R-C13), else None: such mail still gets a ticket, for triage, and no answer.
+    ``replies`` checks private reply addresses; without it (``mailbot classify``) none is valid."""
     result = classifier.content(parsed)
     refs = find_ticket_refs(parsed.subject, org.ticket_prefix)
 
@@ -123,6 +136,10 @@ def decide(
         seen, ticket = threads.duplicate_of(parsed.message_id)
         if seen:
             return Decision(Action.DUPLICATE, result, ticket)
+
+    staff_decision = _staff_mail(parsed, result, org, threads, sender, refs, replies)
+    if staff_decision is not None:
+        return staff_decision
 
     ticket = threads.ticket_by_message_ids(parsed.thread_ids)
     if ticket is None:
@@ -141,6 +158,59 @@ def decide(
         None,
         _no_ack_reason(parsed, result, org, threads, sender, auto_reply_cap_per_day),
     )
+
+
+def _staff_mail(
+    parsed: ParsedMail,
+    result: Classification,
+    org: Organisation,
+    threads: ThreadLookup,
+    sender: str | None,
+    refs: Sequence[str],
+    replies: ReplyAddresses | None,
+) -> Decision | None:
+    """Mail to a private reply address, or from our own people: never a customer ticket. Internal
+    mail keeps its content classification (a colleague forwarding a complaint shows as one)."""
+    recipients = [
+        *parsed.to,
+        *parsed.cc,
+        *recipient_addresses(parsed.headers.get("delivered-to", ())),
+        *recipient_addresses(parsed.headers.get("x-original-to", ())),
+    ]
+    mailbox = replies.mailbox if replies else org.mailbox
+    found = (replies or ReplyAddresses(b"", mailbox)).find(recipients)
+    staff = bool(sender) and (sender or "").strip().lower() in org.staff
+    if found is not None:
+        ticket = threads.ticket_by_ref(found.ref)
+        if replies is None or not found.token or not replies.verify(found, sender or ""):
+            reason = "bad-token" if staff else "not-staff"
+        elif ticket is None:
+            reason = "no-such-ticket"
+        else:
+            return Decision(
+                Action.STAFF_REPLY,
+                Classification(
+                    Category.REPLY, "staff.reply-address", 1.0, (found.ref,), ticket_ref=found.ref
+                ),
+                ticket,
+            )
+        return Decision(
+            Action.SUSPICIOUS,
+            Classification(Category.OTHER, f"staff.{reason}", 1.0, (found.ref,), triage=True),
+            ticket,
+            filed_reason=reason,
+        )
+    if staff or (sender and is_own_address(org, sender)):
+        ticket = threads.ticket_by_message_ids(parsed.thread_ids) or next(
+            (found_id for ref in refs if (found_id := threads.ticket_by_ref(ref))), None
+        )
+        return Decision(
+            Action.INTERNAL,
+            result,
+            ticket,
+            filed_reason="staff" if staff else "own-domain",
+        )
+    return None
 
 
 def _as_reply(parsed: ParsedMail, classifier: Classifier, refs: Sequence[str]) -> Classification:

@@ -26,7 +26,17 @@ from mailbot.services.outbox import OutboxPolicy, Rendered, Renderer, staff_mail
 from mailbot.services.repositories import UnitOfWork
 
 DIGEST_SENT = "digest.sent"
-LIST_KEYS = ("overdue", "due_soon", "past_internal_target", "triage", "failed", "opened", "gdpr_open")
+LIST_KEYS = (
+    "overdue",
+    "due_soon",
+    "past_internal_target",
+    "triage",
+    "failed",
+    "opened",
+    "gdpr_open",
+    "internal",
+    "suspicious",
+)
 _ADDRESS = re.compile(r"[^\s<>@\"']+@[^\s<>@\"']+")
 
 
@@ -95,6 +105,14 @@ def build_digest(
                 "purpose": outbox.purpose,
                 "reason": _ADDRESS.sub("<adres>", outbox.last_error or "unknown"),
             }
+        )
+    # Mail from our own people that was no valid staff reply, and reply-address mail that failed
+    # its check (issue 11): kept, never relayed, and shown here so nobody's answer is lost.
+    filed = uow.messages.filed_since(("internal", "suspicious"), since)
+    refs = refs or (uow.tickets.refs() if filed else {})
+    for ticket_id, kind, received in filed:
+        digest[kind].append(
+            {"ref": refs.get(ticket_id, "-") if ticket_id else "-", "received_at": received.astimezone(zone)}
         )
     digest["quarantined"] = uow.quarantine.count_open()
     return digest

@@ -213,7 +213,8 @@ def ticket_context(ticket: Ticket, customer_name: str, subject: str, org: Organi
 
 def acknowledgement_hook(renderer: Renderer, policy: OutboxPolicy) -> Callable[[OpenedTicket], None]:
     """Runs inside the processing transaction of every new ticket: the acknowledgement ``decide``
-    asked for (or the reason it gave for none, audited), and the notice to staff."""
+    asked for (or the reason it gave for none, audited). The notice to staff is
+    ``staff_hooks.new_ticket_notice``."""
 
     def on_ticket_opened(opened: OpenedTicket) -> None:
         ticket, uow, now = opened.ticket, opened.uow, opened.now
@@ -246,18 +247,6 @@ def acknowledgement_hook(renderer: Renderer, policy: OutboxPolicy) -> Callable[[
             uow.audit.record("ack.queued", now, ticket_id=ticket.id)
         else:
             uow.audit.record("ack.skipped", now, ticket_id=ticket.id, reason=decision.no_ack_reason)
-        if policy.notify_staff and policy.staff_addresses:
-            staff_mail(
-                uow,
-                renderer,
-                policy,
-                "staff_new_ticket",
-                {**context, "customer": {"name": ""}, "message": {"subject": ""}},  # the ref, not the person
-                now,
-                ticket=ticket,
-                dedupe_key=f"staff_new_ticket:{ticket.id}",
-            )
-
     return on_ticket_opened
 
 

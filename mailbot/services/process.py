@@ -30,6 +30,7 @@ from mailbot.domain.model import (
     TicketStatus,
     new_id,
 )
+from mailbot.domain.staff_mail import ReplyAddresses
 from mailbot.mail.parse import ParsedMail, parse_message
 from mailbot.services.decide import Action, Decision, decide
 from mailbot.services.ingest import ParsedCache
@@ -49,6 +50,8 @@ class DeadlineCalculator(Protocol):
 
 
 TicketHook = Callable[["OpenedTicket"], None]
+FollowUpHook = Callable[["FollowUp"], None]
+StaffReplyHook = Callable[["StaffReply"], None]
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,28 @@ class OpenedTicket:
     now: datetime
 
 
+@dataclass(frozen=True)
+class FollowUp:
+    """A customer's message appended to an open (or just reopened) ticket: staff are told."""
+
+    uow: UnitOfWork
+    ticket: Ticket
+    customer: Customer | None
+    parsed: ParsedMail
+    now: datetime
+
+
+@dataclass(frozen=True)
+class StaffReply:
+    """A verified staff reply to a ticket's private reply address, recorded on the ticket."""
+
+    uow: UnitOfWork
+    ticket: Ticket
+    staff: str
+    parsed: ParsedMail
+    now: datetime
+
+
 @dataclass
 class Processor:
     org: Organisation
@@ -72,6 +97,9 @@ class Processor:
     max_attempts: int = 3
     auto_reply_cap_per_day: int = 3
     on_ticket_opened: list[TicketHook] = field(default_factory=list)
+    on_follow_up: list[FollowUpHook] = field(default_factory=list)
+    on_staff_reply: list[StaffReplyHook] = field(default_factory=list)
+    replies: ReplyAddresses | None = None
 
 
 @dataclass
@@ -80,6 +108,8 @@ class ProcessReport:
     appended: int = 0
     automated: int = 0
     duplicates: int = 0
+    staff_replies: int = 0
+    filed: int = 0  # internal or suspicious: kept for staff, not handled
     quarantined: int = 0
     retried: int = 0
     outcomes: dict[str, str] = field(default_factory=dict)
@@ -94,6 +124,10 @@ class ProcessReport:
             self.automated += 1
         elif outcome == Action.DUPLICATE:
             self.duplicates += 1
+        elif outcome == Action.STAFF_REPLY:
+            self.staff_replies += 1
+        elif outcome in (Action.INTERNAL, Action.SUSPICIOUS):
+            self.filed += 1
 
 
 class StoredThreads:
@@ -197,8 +231,36 @@ def handle(
         StoredThreads(uow, raw.id, now),
         sender=sender,
         auto_reply_cap_per_day=processor.auto_reply_cap_per_day,
+        replies=processor.replies,
     )
     c = decision.classification
+
+    if decision.action is Action.STAFF_REPLY:
+        assert decision.ticket_id is not None and sender is not None
+        staff_ticket = uow.tickets.get(decision.ticket_id)
+        assert staff_ticket is not None
+        # Sealed under the ticket's customer's key: it quotes them, and is erased with them.
+        owner = uow.customers.get(staff_ticket.customer_id)
+        _record(uow, staff_ticket.id, owner, raw, parsed, c, now, kind="staff_mail")
+        uow.audit.record("message.staff_reply", now, ticket_id=staff_ticket.id, actor=sender, raw_id=raw.id)
+        for staff_hook in processor.on_staff_reply:
+            staff_hook(StaffReply(uow, staff_ticket, sender.strip().lower(), parsed, now))
+        return decision.action.value
+
+    if decision.action in (Action.INTERNAL, Action.SUSPICIOUS):
+        # Never relayed, never a customer ticket: kept for staff (the digest lists it).
+        filed_on = uow.tickets.get(decision.ticket_id) if decision.ticket_id else None
+        owner = uow.customers.get(filed_on.customer_id) if filed_on else customer
+        _record(uow, decision.ticket_id, owner, raw, parsed, c, now, kind=decision.action.value)
+        uow.audit.record(
+            f"message.{decision.action.value}",
+            now,
+            ticket_id=decision.ticket_id,
+            raw_id=raw.id,
+            reason=decision.filed_reason,
+        )
+        log.info("filed", extra={"raw_id": raw.id, "outcome": decision.action.value})
+        return decision.action.value
 
     if decision.action is Action.AUTOMATED:
         bounced = _mark_bounced(uow, raw, parsed, now)
@@ -229,6 +291,8 @@ def handle(
         ticket.updated_at = now
         uow.tickets.save(ticket)
         uow.audit.record("ticket.reply", now, ticket_id=ticket.id, raw_id=raw.id)
+        for follow_up in processor.on_follow_up:
+            follow_up(FollowUp(uow, ticket, customer, parsed, now))
         return decision.action.value
 
     if customer is None:

@@ -21,6 +21,7 @@ from mailbot.services.outbox import DrainReport, OutboxPolicy, Rendered, Rendere
 from mailbot.services.ports import Clock, Mailer
 from mailbot.services.process import DeadlineCalculator
 from mailbot.services.repositories import Database
+from mailbot.services.staff import StaffDesk, add_note, answer, assign, set_status, ticket_by_ref
 from mailbot.services.tickets import reclassify
 
 
@@ -89,6 +90,36 @@ class TicketActions:
     def reclassify(self, ref: str, category: Category, actor: str = "staff") -> tuple[str, str]:
         with self.database.transaction() as uow:
             return reclassify(uow, ref, category, self.deadlines, self.clock(), actor)
+
+
+@dataclass(frozen=True)
+class StaffActions:
+    """Staff answering through the ticket from the CLI (and the web interface): the same functions
+    a staff reply by mail runs. ``actor`` must be on the staff list; every action is audited."""
+
+    database: Database
+    clock: Clock
+    desk: StaffDesk
+
+    def reply(self, ref: str, text: str, actor: str) -> str:
+        with self.database.transaction() as uow:
+            staff = self.desk.member(actor)
+            return answer(uow, self.desk, ticket_by_ref(uow, ref), staff, text, self.clock())
+
+    def note(self, ref: str, text: str, actor: str) -> str:
+        with self.database.transaction() as uow:
+            staff = self.desk.member(actor)
+            return add_note(uow, ticket_by_ref(uow, ref), staff, text, self.clock())
+
+    def assign(self, ref: str, name: str, actor: str) -> str:
+        with self.database.transaction() as uow:
+            staff = self.desk.member(actor)
+            return assign(uow, self.desk, ticket_by_ref(uow, ref), staff, name, self.clock())
+
+    def status(self, ref: str, status: str, actor: str) -> str:
+        with self.database.transaction() as uow:
+            staff = self.desk.member(actor)
+            return set_status(uow, ticket_by_ref(uow, ref), staff, status, self.clock())
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,9 @@ def test_complaint_ack_headers_threading_and_due_time(app: App, smtp_sink: SmtpS
     staff_msg = staff.message()
     assert staff_msg["Auto-Submitted"] == "auto-generated"
     assert ticket.ref in staff_msg["Subject"]
-    assert "Klacht over mijn coach" not in staff_msg.get_body(("plain",)).get_content()  # no correspondence
+    # Issue 11: the notice carries the customer's words and this staff member's reply address.
+    assert "Klacht over mijn coach" in staff_msg.get_body(("plain",)).get_content()
+    assert staff_msg["Reply-To"].startswith(f"info+{ticket.ref}.")
     assert send(app).sent == 0  # nothing is sent twice
     assert parsedate_to_datetime(msg["Date"]).tzinfo is not None
 
@@ -109,7 +111,11 @@ def test_reply_to_the_acknowledgement_threads_onto_the_ticket(app: App, smtp_sin
     )
     with open_store(app) as store:
         assert len(store.all_tickets()) == 1
-    assert send(app).sent == 0  # no acknowledgement inside an existing thread (R-C5)
+    # No acknowledgement inside an existing thread (R-C5); head office is told of the follow-up.
+    assert send(app).sent == 1
+    notice = smtp_sink.wait_for(3)[-1]
+    assert notice.rcpt_tos == ("hoofdkantoor@ordevos.nl",)
+    assert "nog een vraag" in notice.message().get_body(("plain",)).get_content()
 
 
 def test_automated_and_own_mail_are_never_acknowledged(app: App, smtp_sink: SmtpSink) -> None:

@@ -90,8 +90,8 @@ def test_defaults_run_without_file_or_mail_server(tmp_path: Path) -> None:
         "127.0.0.1",
         8025,
     )
-    assert settings.staff.addresses == ("info@ordevos.nl",)
-    assert settings.staff.escalation_address == "info@ordevos.nl"
+    assert settings.staff.addresses == ("hoofdkantoor@ordevos.nl",)  # never the mailbox we read
+    assert settings.staff.escalation_address == "hoofdkantoor@ordevos.nl"
     assert settings.staff.digest_time == time(8, 0)
     assert (settings.processing.max_attempts, settings.processing.auto_reply_cap_per_day) == (3, 3)
 
@@ -459,6 +459,13 @@ REMOTE_IMAP = '[imap]\nhost = "imap.example.nl"\nusername = "u"\npassword = "p"\
             id="list-entry",
         ),
         pytest.param("[staff]\naddresses = []\n", None, "staff.addresses", "at least one", id="no-staff"),
+        pytest.param(
+            '[staff]\naddresses = ["anna@ordevos.nl", "INFO@ordevos.nl"]\n',
+            None,
+            "staff.addresses",
+            "must not contain the mailbox",
+            id="staff-is-the-mailbox",
+        ),
         pytest.param(
             '[staff]\naddresses = "a@b.nl"\n', None, "staff.addresses", "must be a list", id="not-list"
         ),

@@ -131,13 +131,20 @@ def test_extension_and_refusal_R_A5_R_A6(renderer: TemplateRenderer) -> None:
     assert "judicial remedy" in refusal_en and "Autoriteit Persoonsgegevens" in refusal_en
 
 
-def test_staff_notice_has_no_correspondence(renderer: TemplateRenderer) -> None:
+def test_staff_notice_carries_the_customers_words_and_documents_the_commands(
+    renderer: TemplateRenderer,
+) -> None:
+    """Issue 11: staff answer from their mail client, so the notice shows what the customer wrote
+    and how to reply; the subject still names only the ref and the type."""
     ctx = sample_context("staff_new_ticket")
     ctx["message"] = {"subject": "GEHEIM onderwerp van de klant"}
     ctx["customer"] = {"name": "Henk Geheimnaam"}
     mail = renderer.render("staff_new_ticket", "nl", ctx)
     assert "mailbot tickets show ORD-2026-00042" in mail.text
-    assert "GEHEIM" not in mail.text + mail.subject and "Geheimnaam" not in mail.text + mail.subject
+    assert "Geheimnaam" in mail.text and ctx["body"] in mail.text
+    assert "GEHEIM" not in mail.subject
+    for instruction in ("#note", "#wait", "#close", "#assign"):
+        assert instruction in mail.text
 
 
 def test_missing_variable_is_an_error(renderer: TemplateRenderer) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import fields
+from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -261,6 +262,29 @@ class SqlMessages(SqlRepository):
         if unattached_only:
             query = query.where(Message.ticket_id.is_(None))
         return [self._stored(row) for row in self.session.scalars(query)]
+
+    def filed_since(self, kinds: Sequence[str], since: datetime) -> list[tuple[str | None, str, datetime]]:
+        """(ticket id, kind, received) of messages filed under ``kinds`` since ``since`` (digest)."""
+        query = (
+            select(Message.ticket_id, Message.kind, Message.received_at)
+            .where(Message.kind.in_(list(kinds)), Message.created_at > since)
+            .order_by(Message.received_at)
+        )
+        return [(row[0], row[1], row[2]) for row in self.session.execute(query)]
+
+    def last_customer_message_id(self, ticket_id: str) -> str | None:
+        """The Message-ID of the customer's newest message on the ticket (an answer threads under it)."""
+        row = self.session.scalars(
+            select(Message)
+            .where(Message.ticket_id == ticket_id, Message.direction == "in", Message.kind == "customer")
+            .order_by(Message.received_at.desc(), Message.created_at.desc())
+            .limit(1)
+        ).first()
+        if row is None or row.meta_enc is None:
+            return None
+        meta = json.loads(self.open_text(row.meta_enc, "messages", "meta", row.id, owner_of(row.customer_id)))
+        found = meta.get("message_id")
+        return found if isinstance(found, str) and found else None
 
     def earlier_inbound(self, message_id: str, exclude_raw_id: str) -> MessageLink | None:
         row = self.session.execute(
