@@ -218,6 +218,7 @@ _OPTIONAL = {
     "mailbot.cli.rules": None,
     "mailbot.cli.deadlines": None,
     "mailbot.cli.privacy": None,
+    "mailbot.cli.staff": None,  # adds reply/note/assign/status/close to ``tickets``
 }
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ import click
 
 from mailbot.cli.common import opened_app
 from mailbot.domain.model import Ticket
+from mailbot.services.deadlines import CLOSED_STATUSES, running_deadlines
 
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> str | None:
@@ -42,24 +44,105 @@ def tickets() -> None:
     """List and read tickets."""
 
 
+_STATUSES = ["new", "open", "waiting", "resolved", "closed"]
+_CATEGORIES = ["complaint", "access", "rectification", "erasure", "restriction", "objection", "other"]
+_SPAN = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
+
+
+def parse_span(value: str) -> timedelta:
+    """``90m``, ``24h``, ``2d``, ``1w`` → a timedelta; ValueError with a one-line reason otherwise."""
+    match = _SPAN.match(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a duration like 90m, 24h, 2d or 1w")
+    unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2].lower()]
+    return timedelta(**{unit: int(match[1])})
+
+
+def _span(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:
+    try:
+        return parse_span(value) if value is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _assigned_to(ticket: Ticket, who: str) -> bool:
+    """``-`` is nobody; otherwise the address or the part before the @."""
+    wanted = who.strip().lower()
+    if wanted == "-":
+        return ticket.assignee is None
+    return ticket.assignee is not None and wanted in (ticket.assignee, ticket.assignee.partition("@")[0])
+
+
 @tickets.command("list")
-@click.option("--status", default=None, help="new, open, waiting, resolved or closed")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--status", type=click.Choice(_STATUSES), default=None, help="Only this status.")
+@click.option("--category", type=click.Choice(_CATEGORIES), default=None, help="Only this category.")
+@click.option("--overdue", is_flag=True, help="Only tickets with a running deadline already passed.")
+@click.option(
+    "--due-within", callback=_span, default=None, help="Only a running deadline within e.g. 24h, 2d."
+)
+@click.option("--assignee", default=None, help="Only tickets assigned to this address ('-' for nobody).")
+@click.option("--all", "show_all", is_flag=True, help="Include resolved and closed tickets.")
+@click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
 @click.pass_context
-def tickets_list(ctx: click.Context, status: str | None, as_json: bool) -> None:
-    """Tickets with their category, status and due dates, oldest first."""
+def tickets_list(
+    ctx: click.Context,
+    status: str | None,
+    category: str | None,
+    overdue: bool,
+    due_within: timedelta | None,
+    assignee: str | None,
+    show_all: bool,
+    as_json: bool,
+) -> None:
+    """Tickets sorted by their nearest running deadline (open ones unless --status or --all)."""
     with opened_app(ctx) as app, app.database.transaction() as uow:
         zone = ZoneInfo(app.org.timezone)
-        rows = [ticket_summary(t, zone) for t in uow.tickets.list(status=status)]
+        now = app.clock()
+        found = uow.tickets.list(status=status)
+    rows = []
+    for ticket in found:
+        if status is None and not show_all and ticket.status in CLOSED_STATUSES:
+            continue
+        if category and ticket.category != category:
+            continue
+        if assignee is not None and not _assigned_to(ticket, assignee):
+            continue
+        running = running_deadlines(ticket)
+        nearest = running[0] if running else None
+        if overdue and not (nearest and nearest[1] <= now):
+            continue
+        if due_within is not None and not (nearest and nearest[1] <= now + due_within):
+            continue
+        rows.append((nearest[1] if nearest else None, ticket, nearest[0] if nearest else None))
+    rows.sort(key=lambda r: (r[0] is None, r[0] or now, r[1].ref))
+    summaries = []
+    for due, ticket, kind in rows:
+        summary = ticket_summary(ticket, zone)
+        summary.update(assignee=ticket.assignee, next_deadline=kind, next_due=_local(due, zone))
+        summary["overdue"] = bool(due and due <= now)
+        summaries.append(summary)
     if as_json:
-        click.echo(json.dumps(rows))
+        click.echo(json.dumps(summaries))
         return
-    if not rows:
+    if not summaries:
         click.echo("no tickets")
-    for r in rows:
-        due = r["legal_due"] or r["first_response_due"] or "-"
-        flag = " TRIAGE" if r["triage"] else ""
-        click.echo(f"{r['ref']}  {r['status']:<8} {r['category']:<13} due {due}{flag}")
+        return
+    header = ("REF", "STATUS", "CATEGORY", "NEXT DEADLINE", "DUE", "ASSIGNEE", "FLAGS")
+    table = [
+        (
+            r["ref"],
+            r["status"],
+            r["category"],
+            (r["next_deadline"] or "-").replace("_", " "),
+            r["next_due"] or "-",
+            r["assignee"] or "-",
+            " ".join(f for f, on in (("OVERDUE", r["overdue"]), ("TRIAGE", r["triage"])) if on),
+        )
+        for r in summaries
+    ]
+    widths = [max(len(str(row[i])) for row in (header, *table)) for i in range(len(header))]
+    for row in (header, *table):
+        click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 @tickets.command("show")
@@ -76,6 +159,7 @@ def tickets_show(ctx: click.Context, ref: str, as_json: bool) -> None:
         customer = uow.customers.get(ticket.customer_id)
         data = ticket_summary(ticket, zone)
         data["subject"] = uow.tickets.subject(ticket)
+        data["assignee"] = ticket.assignee
         data["rule"] = ticket.rule
         data["confidence"] = ticket.confidence
         data["evidence"] = uow.tickets.evidence(ticket)
@@ -114,6 +198,7 @@ def tickets_show(ctx: click.Context, ref: str, as_json: bool) -> None:
     click.echo(f"subject:   {data['subject']}")
     click.echo(f"customer:  {data['customer']['name']} <{data['customer']['address']}>")
     click.echo(f"received:  {data['received_at']}")
+    click.echo(f"assignee:  {data['assignee'] or '-'}")
     for label in ("first_response_due", "legal_due", "legal_due_unpaused", "internal_due", "resolution_due"):
         if data[label]:
             click.echo(f"{label.replace('_', ' ')}: {data[label]}")
@@ -129,6 +214,11 @@ def tickets_show(ctx: click.Context, ref: str, as_json: bool) -> None:
         click.echo(m["body"].rstrip())
         for a in m["attachments"]:
             click.echo(f"[attachment] {a['filename']} ({a['content_type']}, {a['size']} bytes)")
+    if data["events"]:
+        click.echo("-" * 72)
+        click.echo("events:")
+        for e in data["events"]:
+            click.echo(f"  {e['at']}  {e['kind']:<28} {e['actor']}")
 
 
 @click.group()

@@ -88,6 +88,17 @@ def met_of(ticket: Ticket) -> dict[str, bool]:
     }
 
 
+def running_deadlines(ticket: Ticket) -> list[tuple[str, datetime]]:
+    """The deadlines still running on a ticket, earliest first (the digest and ``tickets list``)."""
+    met = met_of(ticket)
+    pairs = [
+        ("first_response", ticket.first_response_due),
+        ("legal", ticket.legal_due),
+        ("resolution", ticket.resolution_due),
+    ]
+    return sorted(((n, d) for n, d in pairs if d is not None and not met[n]), key=lambda p: p[1])
+
+
 def _deadline_context(due_step: DueStep, now: datetime, zone: ZoneInfo) -> dict[str, Any]:
     name = due_step.step.deadline
     due: Any = due_step.due.astimezone(zone).date() if name in DATE_DEADLINES else due_step.due

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from mailbot.domain.deadlines import Deadlines, past_internal_target
 from mailbot.domain.model import GDPR_CATEGORIES, Category, Organisation, Ticket
-from mailbot.services.deadlines import CLOSED_STATUSES, DATE_DEADLINES, TEMPLATE_KIND, met_of
+from mailbot.services.deadlines import CLOSED_STATUSES, DATE_DEADLINES, TEMPLATE_KIND, running_deadlines
 from mailbot.services.outbox import OutboxPolicy, Rendered, Renderer, staff_mail
 from mailbot.services.repositories import UnitOfWork
 
@@ -49,17 +49,6 @@ def _row(ticket: Ticket, name: str, due: datetime, zone: ZoneInfo) -> dict[str, 
     return {"ref": ticket.ref, "category": ticket.category, "kind": TEMPLATE_KIND[name], "due": shown}
 
 
-def _open_deadlines(ticket: Ticket) -> list[tuple[str, datetime]]:
-    """The deadlines still running on an open ticket, earliest first."""
-    met = met_of(ticket)
-    pairs = [
-        ("first_response", ticket.first_response_due),
-        ("legal", ticket.legal_due),
-        ("resolution", ticket.resolution_due),
-    ]
-    return sorted(((n, d) for n, d in pairs if d is not None and not met[n]), key=lambda p: p[1])
-
-
 def build_digest(
     uow: UnitOfWork, now: datetime, org: Organisation, *, due_soon: timedelta = timedelta(hours=24)
 ) -> dict[str, Any]:
@@ -71,7 +60,7 @@ def build_digest(
     digest["date"] = now.astimezone(zone).date()
     digest["since"] = since
     for ticket in tickets:
-        running = _open_deadlines(ticket)
+        running = running_deadlines(ticket)
         for name, due in running:
             if due <= now:
                 digest["overdue"].append(_row(ticket, name, due, zone))

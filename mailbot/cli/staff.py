@@ -1,0 +1,136 @@
+"""``mailbot tickets reply|note|assign|status|close``: staff answering from the command line.
+
+The same use cases a staff reply by mail runs (``App.staff``). Who acts is ``--as`` (or
+``MAILBOT_AS``), else the only staff address when there is one; it must be on the staff list and
+is recorded in the audit trail. Bad input is one line on stderr and exit status 2; nothing changes.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+from mailbot.cli.common import opened_app, settings_of
+from mailbot.cli.tickets import tickets
+
+T = TypeVar("T")
+
+_AS = click.option(
+    "--as",
+    "actor",
+    envvar="MAILBOT_AS",
+    default=None,
+    help="Your staff address (or the part before the @); default $MAILBOT_AS, or the only staff address.",
+)
+
+
+def fail(message: str) -> None:
+    click.echo(f"mailbot: {message}", err=True)
+    sys.exit(2)
+
+
+def _actor(ctx: click.Context, actor: str | None) -> str:
+    if actor:
+        return actor
+    staff = settings_of(ctx).staff.addresses
+    if len(staff) == 1:
+        return staff[0]
+    fail("say who you are: --as ADDRESS (or set MAILBOT_AS); it must be on staff.addresses")
+    raise AssertionError  # fail exits
+
+
+def _run(ctx: click.Context, action: Callable[..., T], *args: str) -> T:
+    try:
+        with opened_app(ctx) as app:
+            return action(app)(*args)  # type: ignore[no-any-return]
+    except (LookupError, ValueError) as exc:
+        fail(str(exc).strip("'\""))
+        raise AssertionError from exc  # fail exits
+
+
+def _text(body_file: Path | None, what: str) -> str:
+    """The text from --body-file (``-`` is stdin), else from $EDITOR, like ``git commit``."""
+    if body_file is not None:
+        try:
+            return sys.stdin.read() if str(body_file) == "-" else body_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"cannot read {body_file}: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}")
+    marker = f"# Write the {what} above this line. Lines starting with # are left out."
+    edited = click.edit(f"\n\n{marker}\n")
+    text = "\n".join(line for line in (edited or "").splitlines() if not line.startswith("# ")).strip()
+    if not text:
+        fail(f"aborted: the {what} is empty")
+    return text
+
+
+@tickets.command("reply")
+@click.argument("ref")
+@click.option(
+    "--body-file", type=click.Path(path_type=Path), help="The answer (- for stdin); default: $EDITOR."
+)
+@_AS
+@click.pass_context
+def tickets_reply(ctx: click.Context, ref: str, body_file: Path | None, actor: str | None) -> None:
+    """Answer the customer on REF (from the organisation's address, threaded, first response)."""
+    who = _actor(ctx, actor)
+    text = _text(body_file, "answer")
+    _run(ctx, lambda app: app.staff.reply, ref, text, who)
+    click.echo(f"{ref.upper()}: answer queued for the customer")
+
+
+@tickets.command("note")
+@click.argument("ref")
+@click.option(
+    "--body-file", type=click.Path(path_type=Path), help="The note (- for stdin); default: $EDITOR."
+)
+@_AS
+@click.pass_context
+def tickets_note(ctx: click.Context, ref: str, body_file: Path | None, actor: str | None) -> None:
+    """Add an internal note to REF (stored encrypted, never sent)."""
+    who = _actor(ctx, actor)
+    text = _text(body_file, "note")
+    _run(ctx, lambda app: app.staff.note, ref, text, who)
+    click.echo(f"{ref.upper()}: note added")
+
+
+@tickets.command("assign")
+@click.argument("ref")
+@click.argument("name")
+@_AS
+@click.pass_context
+def tickets_assign(ctx: click.Context, ref: str, name: str, actor: str | None) -> None:
+    """Assign REF to a staff member (address or the part before the @)."""
+    who = _actor(ctx, actor)
+    assignee = _run(ctx, lambda app: app.staff.assign, ref, name, who)
+    click.echo(f"{ref.upper()}: assigned to {assignee}")
+
+
+@tickets.command("status")
+@click.argument("ref")
+@click.argument("status")
+@_AS
+@click.pass_context
+def tickets_status(ctx: click.Context, ref: str, status: str, actor: str | None) -> None:
+    """Set REF's status: open, waiting, resolved or closed."""
+    who = _actor(ctx, actor)
+    new = _run(ctx, lambda app: app.staff.status, ref, status, who)
+    click.echo(f"{ref.upper()}: {new}")
+
+
+@tickets.command("close")
+@click.argument("ref")
+@_AS
+@click.pass_context
+def tickets_close(ctx: click.Context, ref: str, actor: str | None) -> None:
+    """Close REF (its running terms end: it counts as answered)."""
+    who = _actor(ctx, actor)
+    _run(ctx, lambda app: app.staff.status, ref, "closed", who)
+    click.echo(f"{ref.upper()}: closed")
+
+
+#: The commands above hang under ``tickets``; nothing new at the top level.
+commands: list[click.Command] = []
