@@ -45,16 +45,10 @@ def utc_now() -> datetime:
 
 
 def organisation_of(settings: Settings) -> Organisation:
+    """Who we are. Staff addresses are people, not our machine: mail from them is never taken for
+    a loop of our own mail (R-C5); ``decide`` files it as a staff reply or internal mail instead."""
     o = settings.organisation
-    own = tuple(
-        dict.fromkeys(
-            [
-                o.mailbox.lower(),
-                settings.smtp.from_address.lower(),
-                *(a.lower() for a in settings.staff.addresses),
-            ]
-        )
-    )
+    own = tuple(dict.fromkeys([o.mailbox.lower(), settings.smtp.from_address.lower()]))
     return Organisation(
         name=o.name,
         mailbox=o.mailbox,
