@@ -24,11 +24,14 @@ from mailbot.config import Settings
 from mailbot.domain.calendar import WorkCalendar
 from mailbot.domain.classifier import Classifier, RulesClassifier
 from mailbot.domain.deadlines import DeadlinePolicy, compute_deadlines
+from mailbot.domain.identity import IdentityPolicy
 from mailbot.domain.ladder import LadderStep, make_steps, validate_ladder
 from mailbot.domain.model import Category, Organisation
 from mailbot.domain.staff_mail import ReplyAddresses
 from mailbot.services import leases
 from mailbot.services.deadlines import DeadlineNotifier
+from mailbot.services.identity import IdentityDesk, on_challenge_answered
+from mailbot.services.identity import on_ticket_opened as identity_on_ticket_opened
 from mailbot.services.outbox import OutboxPolicy, acknowledgement_hook
 from mailbot.services.ports import Clock, Mailer, Source
 from mailbot.services.privacy_actions import AuditActions
@@ -263,20 +266,34 @@ def build_app(
     # The private reply addresses' token key is used for nothing else (issue 11).
     replies = ReplyAddresses(keyring.derived_key("reply-token"), org.mailbox)
     desk = StaffDesk(policy, renderer, replies)
+    calendar = work_calendar_of(settings)
+    deadline_policy = deadline_policy_of(settings)
+    identity = IdentityDesk(
+        policy,
+        renderer,
+        ReplyAddresses(keyring.derived_key("identity-challenge"), org.mailbox),
+        IdentityPolicy(settings.identity.trust_dmarc, settings.identity.authserv_id),
+        calendar,
+        deadline_policy,
+    )
     processor = Processor(
         org=org,
         classifier=classify,
         deadlines=deadline_calc,
         max_attempts=settings.processing.max_attempts,
         auto_reply_cap_per_day=settings.processing.auto_reply_cap_per_day,
-        on_ticket_opened=[acknowledgement_hook(renderer, policy), new_ticket_notice(desk)],
-        on_follow_up=[follow_up_notice(desk)],
+        # The identity verdict first: the acknowledgement promises the challenge only if one goes.
+        on_ticket_opened=[
+            identity_on_ticket_opened(identity),
+            acknowledgement_hook(renderer, policy),
+            new_ticket_notice(desk),
+        ],
+        on_follow_up=[on_challenge_answered(identity), follow_up_notice(desk)],
         on_staff_reply=[staff_reply_handler(desk)],
         replies=replies,
+        challenges=identity.challenges,
     )
     mail = mailer or mailer_of(settings)
-    calendar = work_calendar_of(settings)
-    deadline_policy = deadline_policy_of(settings)
     outbox = OutboxActions(database, mail, clock, policy)
     notifier = DeadlineNotifier(
         renderer, policy, settings.staff.escalation_address, ladder=ladder_of(settings)
@@ -295,7 +312,7 @@ def build_app(
         deadline_policy=deadline_policy,
         outbox=outbox,
         tickets=TicketActions(database, clock, renderer, policy, calendar, deadline_policy, deadline_calc),
-        staff=StaffActions(database, clock, desk),
+        staff=StaffActions(database, clock, desk, identity),
         deadlines=DeadlineActions(
             database, clock, org, renderer, policy, notifier, outbox, leases.new_holder()
         ),

@@ -222,6 +222,14 @@ class PathSettings:
 
 
 @dataclass(frozen=True)
+class IdentitySettings:
+    """How a GDPR request's sender is recognised (issue 11, R-C14/R-C15)."""
+
+    trust_dmarc: bool = False
+    authserv_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     organisation: OrganisationSettings
     storage: StorageSettings
@@ -233,6 +241,7 @@ class Settings:
     deadlines: DeadlineSettings
     rules: PathSettings
     templates: PathSettings
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
     #: The key-encryption key from ``MAILBOT_MASTER_KEY``, if given; otherwise ``storage.key_file``.
     master_key: str | None = field(default=None, repr=False)
     #: The file the settings came from (None: defaults and environment only), for start-up logs.
@@ -520,6 +529,12 @@ _SCHEMA: dict[str, dict[str, _Key]] = {
     },
     "rules": {"dir": _Key(_path, "rules")},
     "templates": {"dir": _Key(_path, "templates")},
+    # Trust our own border server's DMARC verdict for a request from the address on file; only
+    # Authentication-Results headers with this authserv-id count (R-C14).
+    "identity": {
+        "trust_dmarc": _Key(_boolean, False),
+        "authserv_id": _Key(_optional_string),
+    },
 }
 
 _IMAP_PORTS = {Security.TLS: 993, Security.STARTTLS: 143, Security.PLAIN: 143}
@@ -663,9 +678,20 @@ def _build(
         deadlines=_deadlines(values["deadlines"]),
         rules=PathSettings(dir=_absolute(Path(values["rules"]["dir"]).expanduser(), base)),
         templates=PathSettings(dir=_absolute(Path(values["templates"]["dir"]).expanduser(), base)),
+        identity=_identity(values["identity"]),
         master_key=master_key,
         config_file=config_file,
     )
+
+
+def _identity(raw: Mapping[str, Any]) -> IdentitySettings:
+    if raw["trust_dmarc"] and not raw["authserv_id"]:
+        raise ConfigError(
+            "identity.authserv_id",
+            "required when identity.trust_dmarc is on: the authserv-id your border mail server "
+            "writes in Authentication-Results (other servers' headers can be forged)",
+        )
+    return IdentitySettings(trust_dmarc=raw["trust_dmarc"], authserv_id=raw["authserv_id"])
 
 
 def _storage(raw: Mapping[str, Any], base: Path) -> StorageSettings:

@@ -49,6 +49,7 @@ PURPOSES: tuple[str, ...] = (
     "staff_follow_up",
     "staff_answer",
     "staff_confirmation",
+    "identity_challenge",
     "reminder",
     "escalation",
     "digest",
@@ -341,7 +342,7 @@ def sample_context(purpose: str) -> dict[str, Any]:
     received = datetime.fromisoformat("2026-03-05T09:30:00+00:00")
     if purpose.startswith("ack_"):
         category = purpose.removeprefix("ack_")
-    elif purpose in ("extension_notice", "refusal"):
+    elif purpose in ("extension_notice", "refusal", "identity_challenge"):
         category = "erasure"
     else:
         category = "complaint"

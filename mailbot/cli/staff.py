@@ -132,5 +132,20 @@ def tickets_close(ctx: click.Context, ref: str, actor: str | None) -> None:
     click.echo(f"{ref.upper()}: closed")
 
 
+@tickets.command("verify")
+@click.argument("ref")
+@click.option(
+    "--method", required=True, help='How the identity was checked, e.g. "phone call, known details".'
+)
+@_AS
+@click.pass_context
+def tickets_verify(ctx: click.Context, ref: str, method: str, actor: str | None) -> None:
+    """Record that REF's requester is who they say (the legal clock runs again). Only the method is
+    kept, never a copy of a document (R-A7)."""
+    who = _actor(ctx, actor)
+    _run(ctx, lambda app: app.staff.verify, ref, method, who)
+    click.echo(f"{ref.upper()}: identity verified ({method.strip()[:64]})")
+
+
 #: The commands above hang under ``tickets``; nothing new at the top level.
 commands: list[click.Command] = []

@@ -145,6 +145,9 @@ class Ticket:
     resolution_due: datetime | None = None
     answered_at: datetime | None = None
     overdue: bool = False
+    #: GDPR requests acting on a person's data: not_needed, pending (challenge sent), verified.
+    identity_status: str | None = None
+    identity_method: str | None = None  # "dmarc", "challenge", or what staff recorded
 
 
 @dataclass(frozen=True)

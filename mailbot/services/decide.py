@@ -72,6 +72,7 @@ class Decision:
     ticket_id: str | None = None  # the ticket to attach to (all actions but OPEN)
     no_ack_reason: str | None = None  # OPEN only: why no acknowledgement goes out, or None
     filed_reason: str | None = None  # SUSPICIOUS/INTERNAL: why it was filed and not handled
+    verifies_identity: bool = False  # APPEND: the answer to the ticket's identity challenge
 
     @property
     def acknowledge(self) -> bool:
@@ -119,10 +120,12 @@ def decide(
     sender: str | None,
     auto_reply_cap_per_day: int = 3,
     replies: ReplyAddresses | None = None,
+    challenges: ReplyAddresses | None = None,
 ) -> Decision:
     """Decide what happens to ``parsed``. ``sender`` is the From address when it could be read
     strictly (R-C13), else None: such mail still gets a ticket, for triage, and no answer.
-    ``replies`` checks private reply addresses; without it (``mailbot classify``) none is valid."""
+    ``replies`` checks staff members' private reply addresses and ``challenges`` those of identity
+    challenges; without them (``mailbot classify``) none is valid."""
     result = classifier.content(parsed)
     refs = find_ticket_refs(parsed.subject, org.ticket_prefix)
 
@@ -138,6 +141,9 @@ def decide(
             return Decision(Action.DUPLICATE, result, ticket)
 
     staff_decision = _staff_mail(parsed, result, org, threads, sender, refs, replies)
+    if staff_decision is not None and staff_decision.action is Action.SUSPICIOUS and challenges:
+        answered = _challenge_answer(parsed, classifier, threads, sender, refs, challenges)
+        staff_decision = answered or staff_decision
     if staff_decision is not None:
         return staff_decision
 
@@ -211,6 +217,24 @@ def _staff_mail(
             filed_reason="staff" if staff else "own-domain",
         )
     return None
+
+
+def _challenge_answer(
+    parsed: ParsedMail,
+    classifier: Classifier,
+    threads: ThreadLookup,
+    sender: str | None,
+    refs: Sequence[str],
+    challenges: ReplyAddresses,
+) -> Decision | None:
+    """A reply to an identity challenge's private address, from the address it was sent to."""
+    found = challenges.find([*parsed.to, *parsed.cc])
+    if found is None or not sender or not challenges.verify(found, sender):
+        return None
+    ticket = threads.ticket_by_ref(found.ref)
+    if ticket is None:
+        return None
+    return Decision(Action.APPEND, _as_reply(parsed, classifier, refs), ticket, verifies_identity=True)
 
 
 def _as_reply(parsed: ParsedMail, classifier: Classifier, refs: Sequence[str]) -> Classification:

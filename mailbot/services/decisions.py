@@ -80,6 +80,12 @@ def recorded_deadlines(
 def pause_clock(uow: UnitOfWork, ref: str, now: datetime, *, actor: str = "staff") -> Ticket:
     """The identity question went out now: the legal clock stops until the answer (R-A7)."""
     ticket = open_gdpr_ticket(uow, ref)
+    pause_ticket_clock(uow, ticket, now, actor=actor)
+    return ticket
+
+
+def pause_ticket_clock(uow: UnitOfWork, ticket: Ticket, now: datetime, *, actor: str) -> None:
+    """``pause_clock`` on a ticket in hand (the identity challenge, in the transaction opening it)."""
     if uow.decisions.has_open_pause(ticket.id):
         raise DecisionRefused("the clock is already paused")
     uow.decisions.start_pause(ticket.id, now)
@@ -87,7 +93,6 @@ def pause_clock(uow: UnitOfWork, ref: str, now: datetime, *, actor: str = "staff
     ticket.updated_at = now
     uow.tickets.save(ticket)
     uow.audit.record("ticket.clock_paused", now, ticket_id=ticket.id, actor=actor)
-    return ticket
 
 
 def resume_clock(
@@ -101,8 +106,22 @@ def resume_clock(
 ) -> Deadlines:
     """The requester answered the identity question: the clock runs again, the due date moves."""
     ticket = open_gdpr_ticket(uow, ref)
-    if not uow.decisions.end_pause(ticket.id, now):
+    if not uow.decisions.has_open_pause(ticket.id):
         raise DecisionRefused("the clock is not paused")
+    return resume_ticket_clock(uow, ticket, now, calendar=calendar, policy=policy, actor=actor)
+
+
+def resume_ticket_clock(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    now: datetime,
+    *,
+    calendar: WorkCalendar,
+    policy: DeadlinePolicy | None,
+    actor: str,
+) -> Deadlines:
+    """``resume_clock`` on a ticket in hand; a ticket without an open pause keeps its dates."""
+    uow.decisions.end_pause(ticket.id, now)
     due = recorded_deadlines(uow, ticket, calendar, policy, now)
     ticket.legal_due = due.legal_due
     ticket.legal_due_unpaused = due.legal_due_unpaused

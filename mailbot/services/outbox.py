@@ -201,8 +201,8 @@ def ticket_context(ticket: Ticket, customer_name: str, subject: str, org: Organi
             "legal_start": ticket.received_at.astimezone(zone).date() if ticket.legal_due else None,
             "legal_due": ticket.legal_due.astimezone(zone).date() if ticket.legal_due else None,
             "internal_due": ticket.internal_due.astimezone(zone).date() if ticket.internal_due else None,
-            # R-C15/R-A7: access, erasure and rectification are acted on only after a check.
-            "identity_check": category in (Category.ACCESS, Category.ERASURE, Category.RECTIFICATION),
+            # R-C15/R-A7: the letter promises the confirmation message only when one went out.
+            "identity_check": ticket.identity_status == "pending" and ticket.identity_method == "challenge",
             "status": ticket.status,
             "triage": ticket.triage,
         },

@@ -76,6 +76,7 @@ class FollowUp:
     customer: Customer | None
     parsed: ParsedMail
     now: datetime
+    verifies_identity: bool = False  # sent to the identity challenge's private reply address
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class Processor:
     on_follow_up: list[FollowUpHook] = field(default_factory=list)
     on_staff_reply: list[StaffReplyHook] = field(default_factory=list)
     replies: ReplyAddresses | None = None
+    challenges: ReplyAddresses | None = None
 
 
 @dataclass
@@ -232,6 +234,7 @@ def handle(
         sender=sender,
         auto_reply_cap_per_day=processor.auto_reply_cap_per_day,
         replies=processor.replies,
+        challenges=processor.challenges,
     )
     c = decision.classification
 
@@ -292,7 +295,7 @@ def handle(
         uow.tickets.save(ticket)
         uow.audit.record("ticket.reply", now, ticket_id=ticket.id, raw_id=raw.id)
         for follow_up in processor.on_follow_up:
-            follow_up(FollowUp(uow, ticket, customer, parsed, now))
+            follow_up(FollowUp(uow, ticket, customer, parsed, now, decision.verifies_identity))
         return decision.action.value
 
     if customer is None:

@@ -17,6 +17,7 @@ from mailbot.domain.deadlines import DeadlinePolicy, Deadlines
 from mailbot.domain.model import Category, Organisation, Ticket
 from mailbot.services import deadlines as deadline_service
 from mailbot.services import decisions, digest, extensions, leases
+from mailbot.services.identity import IdentityDesk, confirm_identity
 from mailbot.services.outbox import DrainReport, OutboxPolicy, Rendered, Renderer, drain
 from mailbot.services.ports import Clock, Mailer
 from mailbot.services.process import DeadlineCalculator
@@ -100,6 +101,13 @@ class StaffActions:
     database: Database
     clock: Clock
     desk: StaffDesk
+    identity: IdentityDesk
+
+    def verify(self, ref: str, method: str, actor: str) -> Ticket:
+        """Staff established the requester's identity by other means (a call, a known detail)."""
+        with self.database.transaction() as uow:
+            staff = self.desk.member(actor)
+            return confirm_identity(uow, self.identity, ticket_by_ref(uow, ref), method, staff, self.clock())
 
     def reply(self, ref: str, text: str, actor: str) -> str:
         with self.database.transaction() as uow:

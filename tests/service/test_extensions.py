@@ -27,6 +27,13 @@ from tests.support.mail import make_mail
 from tests.support.store import open_store
 
 AMS = ZoneInfo("Europe/Amsterdam")
+# The requester's identity is not in question in these tests: our border server's DMARC pass
+# verifies it at once (issue 11), so no identity challenge pauses the clock by itself.
+VERIFIED_BY_DMARC = {
+    "MAILBOT_IDENTITY__TRUST_DMARC": "true",
+    "MAILBOT_IDENTITY__AUTHSERV_ID": "mx.ordevos.nl",
+}
+DMARC_PASS = {"Authentication-Results": "mx.ordevos.nl; dmarc=pass header.from=example.nl"}
 RECEIVED = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)  # Saturday 31 January, 10:00 Amsterdam
 REASON = "Uw verzoek betreft gegevens uit vier systemen en zes trainingsjaren."
 
@@ -34,14 +41,17 @@ REASON = "Uw verzoek betreft gegevens uit vier systemen en zes trainingsjaren."
 @pytest.fixture
 def app(tmp_path: Path, database_url: str, clock) -> Iterator[App]:
     clock.now = RECEIVED
-    application = make_app(tmp_path, database_url, clock, classifier=keyword_classifier)
+    application = make_app(tmp_path, database_url, clock, classifier=keyword_classifier, **VERIFIED_BY_DMARC)
     yield application
     application.close()
 
 
 def open_request(app: App, body: str = "Graag inzage in mijn gegevens.") -> str:
     source = MemorySource()
-    source.add(make_mail(subject="Verzoek", body=body, sender="anna@example.nl", name="Anna Smit"), RECEIVED)
+    mail = make_mail(
+        subject="Verzoek", body=body, sender="anna@example.nl", name="Anna Smit", headers=DMARC_PASS
+    )
+    source.add(mail, RECEIVED)
     run_pass(source, app.database, app.processor, app.clock)
     with open_store(app) as store:
         [ticket] = store.all_tickets()

@@ -122,6 +122,8 @@ class Ticket(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     overdue: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    identity_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    identity_method: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class TicketParticipant(Base):
