@@ -31,7 +31,7 @@ from mailbot.services import leases
 from mailbot.services.deadlines import DeadlineNotifier
 from mailbot.services.outbox import OutboxPolicy, acknowledgement_hook
 from mailbot.services.ports import Clock, Mailer, Source
-from mailbot.services.privacy_actions import AuditActions
+from mailbot.services.privacy_actions import AuditActions, CustomerActions
 from mailbot.services.process import Processor
 from mailbot.services.staff import StaffDesk
 from mailbot.services.staff_hooks import follow_up_notice, new_ticket_notice, staff_reply_handler
@@ -207,6 +207,7 @@ class App:
     staff: StaffActions
     deadlines: DeadlineActions
     audit: AuditActions
+    customers: CustomerActions
 
     def source(self) -> Source:
         s = self.settings
@@ -300,4 +301,5 @@ def build_app(
             database, clock, org, renderer, policy, notifier, outbox, leases.new_holder()
         ),
         audit=AuditActions(database, clock),
+        customers=CustomerActions(database, clock),
     )

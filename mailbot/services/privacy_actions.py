@@ -7,10 +7,11 @@ transaction that read the data); none knows an adapter. ``bootstrap`` builds the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mailbot.domain.audit_chain import ChainReport
-from mailbot.services import audit
+from mailbot.services import audit, customers
 from mailbot.services.ports import Clock
 from mailbot.services.repositories import Database
 
@@ -24,3 +25,24 @@ class AuditActions:
         """Walk the whole chain in one read transaction."""
         with self.database.transaction() as uow:
             return audit.verify(uow)
+
+
+@dataclass(frozen=True)
+class CustomerActions:
+    """Import, show and rectify customers (issue 12); each call is one transaction."""
+
+    database: Database
+    clock: Clock
+
+    def import_csv(self, text: str, actor: str = "staff") -> customers.ImportReport:
+        """All rows or none: ``ImportRefused`` (nothing written) lists every bad row."""
+        with self.database.transaction() as uow:
+            return customers.import_customers(uow, text, self.clock(), actor)
+
+    def show(self, email: str) -> customers.CustomerView:
+        with self.database.transaction() as uow:
+            return customers.show_customer(uow, email)
+
+    def rectify(self, email: str, changes: Mapping[str, str], actor: str = "staff") -> list[str]:
+        with self.database.transaction() as uow:
+            return customers.rectify_customer(uow, email, changes, self.clock(), actor)

@@ -11,7 +11,7 @@ mistake, and a service test can run on any implementation of these protocols.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -101,6 +101,14 @@ class CustomerRepository(Protocol):
     def find_or_create(self, address: str, name: str | None, now: datetime) -> Customer: ...
     def get(self, customer_id: str) -> Customer | None: ...
     def by_address(self, address: str) -> Customer | None: ...
+    def create(self, address: str, values: Mapping[str, str | None], source: str, now: datetime) -> Customer:
+        """A new customer with ``values`` (by field name: name, company, address, phone)."""
+        ...
+
+    def set_fields(self, customer_id: str, values: Mapping[str, str | None]) -> list[str]:
+        """Overwrite the given fields (None or "" clears one), keeping no old value; the names of
+        the fields that changed."""
+        ...
 
 
 class MailboxRepository(Protocol):
@@ -167,6 +175,9 @@ class TicketRepository(Protocol):
     def open_ids_with_deadlines(self, closed: Sequence[str]) -> builtins.list[str]: ...
     def open_tickets(self, closed: Sequence[str]) -> builtins.list[Ticket]: ...
     def refs(self) -> dict[str, str]: ...
+    def of_customer(self, customer_id: str) -> builtins.list[Ticket]:
+        """The customer's tickets, oldest first."""
+        ...
 
 
 class MessageRepository(Protocol):

@@ -164,6 +164,10 @@ class SqlTickets(SqlRepository):
             ticket_id: ref for ticket_id, ref in self.session.execute(select(TicketRow.id, TicketRow.ref))
         }
 
+    def of_customer(self, customer_id: str) -> list[Ticket]:
+        query = select(TicketRow).where(TicketRow.customer_id == customer_id).order_by(TicketRow.opened_at)
+        return [ticket_of(row) for row in self.session.scalars(query)]
+
 
 class SqlMessages(SqlRepository):
     def add(self, message: NewMessage) -> str:
