@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from mailbot.adapters.access_package import ZipPackageWriter
 from mailbot.adapters.crypto import Keyring, key_material_from_secret, load_or_create_key_file
 from mailbot.adapters.db.engine import make_engine, make_session_factory
 from mailbot.adapters.db.migrate import upgrade
@@ -301,5 +302,7 @@ def build_app(
             database, clock, org, renderer, policy, notifier, outbox, leases.new_holder()
         ),
         audit=AuditActions(database, clock),
-        customers=CustomerActions(database, clock),
+        customers=CustomerActions(
+            database, clock, org, ZipPackageWriter(settings.templates.dir, org.timezone)
+        ),
     )

@@ -143,4 +143,41 @@ def customers_update(
     )
 
 
+@customers.command("export")
+@click.argument("email")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for export-<date>.zip (created 0700 if missing).",
+)
+@click.option(
+    "--language", type=click.Choice(["nl", "en"]), default=None, help="Default: their latest ticket's."
+)
+@click.option("--actor", default="staff", help="Who exports (recorded in the audit event).")
+@click.pass_context
+def customers_export(ctx: click.Context, email: str, out_dir: Path, language: str | None, actor: str) -> None:
+    """Everything held on the person (art. 15): data.json, index.html with the art. 15 information,
+    attachments and original mails, zipped into DIR/export-<date>.zip. Hand it to the verified
+    address only."""
+    from mailbot.adapters.access_package import PackageTemplateError
+
+    try:
+        with opened_app(ctx) as app:
+            path, counts = app.customers.export(email, out_dir, language, actor)
+    except CustomerInputError as exc:
+        _refuse(str(exc))
+    except PackageTemplateError as exc:
+        _refuse(f"export template error: {exc}")
+    except OSError as exc:
+        _refuse(f"cannot write to {out_dir}: {exc.strerror or exc}")
+    click.echo(
+        f"{path}: {counts['tickets']} ticket(s), {counts['messages']} message(s), "
+        f"{counts['attachments']} attachment(s), {counts['original_mail']} original mail(s), "
+        f"{counts['audit_events']} audit event(s)"
+        + (f"; {counts['withheld']} message(s) by other people withheld" if counts["withheld"] else "")
+    )
+
+
 commands = [customers]

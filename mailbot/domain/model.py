@@ -193,6 +193,7 @@ class StoredMessage:
     rule: str | None = None
     automated: bool = False
     possible_duplicate: bool = False
+    recipients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ class CustomerView:
     tickets: list[Ticket]
 
 
-def _known(uow: UnitOfWork, email: str) -> Customer:
+def known_customer(uow: UnitOfWork, email: str) -> Customer:
     """The customer with this address, or a one-line error that does not repeat the address."""
     customer = uow.customers.by_address(email)
     if customer is None:
@@ -108,7 +108,7 @@ def import_customers(uow: UnitOfWork, text: str, now: datetime, actor: str = "st
 
 
 def show_customer(uow: UnitOfWork, email: str) -> CustomerView:
-    customer = _known(uow, email)
+    customer = known_customer(uow, email)
     return CustomerView(customer, uow.tickets.of_customer(customer.id))
 
 
@@ -134,7 +134,7 @@ def rectify_customer(
         if problem is not None:
             raise CustomerInputError(problem)
         values[name] = value
-    customer = _known(uow, email)
+    customer = known_customer(uow, email)
     changed = uow.customers.set_fields(customer.id, values)
     uow.audit.record("customer.rectified", now, customer_id=customer.id, actor=actor, fields=sorted(changed))
     return changed

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from mailbot.domain.audit_chain import ChainReport
-from mailbot.services import audit, customers
+from mailbot.domain.model import Organisation
+from mailbot.services import audit, customers, export
 from mailbot.services.ports import Clock
 from mailbot.services.repositories import Database
 
@@ -29,10 +31,12 @@ class AuditActions:
 
 @dataclass(frozen=True)
 class CustomerActions:
-    """Import, show and rectify customers (issue 12); each call is one transaction."""
+    """Import, show, rectify and export customers (issue 12); each call is one transaction."""
 
     database: Database
     clock: Clock
+    org: Organisation
+    writer: export.PackageWriter
 
     def import_csv(self, text: str, actor: str = "staff") -> customers.ImportReport:
         """All rows or none: ``ImportRefused`` (nothing written) lists every bad row."""
@@ -46,3 +50,15 @@ class CustomerActions:
     def rectify(self, email: str, changes: Mapping[str, str], actor: str = "staff") -> list[str]:
         with self.database.transaction() as uow:
             return customers.rectify_customer(uow, email, changes, self.clock(), actor)
+
+    def export(
+        self, email: str, out_dir: Path, language: str | None = None, actor: str = "staff"
+    ) -> tuple[Path, dict[str, int]]:
+        """Gather in one read transaction, write the zip, then audit the export in a second one:
+        a failed write leaves no event claiming an export."""
+        with self.database.transaction() as uow:
+            package = export.collect(uow, email, self.clock(), self.org, language)
+        path = self.writer.write(package, out_dir)
+        with self.database.transaction() as uow:
+            export.record_export(uow, package, self.clock(), actor)
+        return path, package.counts()
