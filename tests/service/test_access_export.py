@@ -29,9 +29,17 @@ PDF_2 = b"%PDF-1.4 anna-bewijsstuk-2 \xff\xfe"
 JPG = b"\xff\xd8\xff anna-foto-3"
 BERT_PDF = b"%PDF-1.4 bert-geheim-bijlage"
 BERT_SECRETS = [b"Oudeman", b"oudeman", b"elders.nl", b"Beukenlaan", b"bert-geheim", b"Ravensteijn"]
+ANNA_SECRETS = [
+    b"Wisselink",
+    b"Lindelaan",
+    b"drie keer te laat",
+    b"vorige week",
+    b"inzage in mijn",
+    b"anna-foto",
+]
 
 
-def _mail_in(app, source: MemorySource, clock: FakeClock, raw: bytes) -> None:  # type: ignore[no-untyped-def]
+def _mail_in(app, source: MemorySource, clock, raw: bytes) -> None:  # type: ignore[no-untyped-def]
     source.add(raw, clock.advance(hours=1))
     run_pass(source, app.database, app.processor, app.clock)
 
@@ -97,6 +105,21 @@ def app(tmp_path: Path, database_url: str, clock: FakeClock):  # type: ignore[no
             body="Bert schrijft over de Beukenlaan.",
             message_id="<bert-1@elders.nl>",
             attachments=[("bert.pdf", "application/pdf", BERT_PDF)],
+        ),
+    )
+    # Bert answers in Anna's thread: his message lands on her ticket, but it is his data, not hers.
+    _mail_in(
+        app,
+        source,
+        clock,
+        make_mail(
+            sender=BERT,
+            name="Bert Oudeman",
+            subject="Re: Klacht over de coach",
+            body="Bert schrijft vanaf de Beukenlaan mee.",
+            message_id="<bert-2@elders.nl>",
+            in_reply_to="<anna-1@voorbeeld.nl>",
+            references="<anna-1@voorbeeld.nl>",
         ),
     )
     yield app
@@ -172,6 +195,25 @@ def test_r_a10_nothing_of_another_customer_is_in_the_export(app, tmp_path: Path)
         bert_refs = [t.ref for t in uow.tickets.of_customer(bert.id)]
     assert bert_refs and not any(ref.encode() in everything for ref in bert_refs)
     assert all(e["ticket"] not in bert_refs for e in data["audit_events"])
+
+
+def test_r_a10_a_message_by_someone_else_on_her_ticket_is_withheld_and_is_in_his_export(
+    app, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    data, _ = _export(app, tmp_path)
+    [complaint] = [t for t in data["tickets"] if t["category"] == "complaint"]
+    assert complaint["withheld_messages"] == 1
+    assert all(m["from"] != BERT for t in data["tickets"] for m in t["messages"])
+    path, counts = app.customers.export(BERT, tmp_path / "bert")
+    with zipfile.ZipFile(path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    his = json.loads(files["data.json"])
+    assert [t["category"] for t in his["tickets"]] == ["complaint"]
+    [reply] = his["other_messages"]
+    assert reply["ticket"] == complaint["ref"] and "Beukenlaan" in reply["body"]
+    assert counts["messages"] == 3 and len(his["original_mail"]) == 2
+    everything = b"\n".join(files.values())
+    assert [s for s in ANNA_SECRETS if s in everything] == [] and PDF_1 not in everything
 
 
 def test_r_a18_the_export_is_audited_with_counts_only(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
