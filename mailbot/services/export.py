@@ -3,10 +3,11 @@ person, gathered in one read transaction into an ``AccessPackage`` that a ``Pack
 adapter: JSON, HTML from the company's template, zip) turns into files.
 
 What is in it: the customer's fields; each of their tickets with its deadlines, classification,
-extensions and pauses; every message sealed for them (in and out, opened), on their tickets or
-elsewhere; the attachments; the messages exactly as received (``.eml``); and the audit events about
-them or their tickets. What is not: messages another person wrote on their tickets (third-party
-data, R-A10), which are counted as withheld, and nothing of any other customer.
+extensions and pauses; every message they sent, every message sent to them and the staff notes on
+their case (opened), on their tickets or elsewhere; the attachments; their messages exactly as
+received (``.eml``); and the audit events about them or their tickets. What is not: mail from
+anyone else filed on their tickets (third-party data, R-A10; see ``is_theirs``), which is counted
+as withheld, and nothing of any other customer.
 
 The package is plain data: the service decides what goes in and the file names inside the zip,
 so the JSON can point at its attachments; rendering and writing are the adapter's.
@@ -22,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from mailbot.domain.customer_records import normalised_email
 from mailbot.domain.model import Customer, Organisation, StoredMessage, Ticket
 from mailbot.services.customers import known_customer
 from mailbot.services.repositories import UnitOfWork
@@ -70,6 +72,18 @@ def safe_name(name: str, fallback: str = "file") -> str:
 
 def _time(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def is_theirs(m: StoredMessage, customer: Customer) -> bool:
+    """Whether a message goes into the customer's export: what they sent (from their address),
+    what was sent to them, and the notes staff made on their case. Mail from anyone else filed on
+    their ticket — another person's reply, a staff member's mail to mailbot, a suspicious message
+    claiming to be them — is third-party data (R-A10): withheld, counted, for staff to review."""
+    if m.customer_id not in (customer.id, None):
+        return False
+    if m.direction == "in":
+        return normalised_email(m.sender or "") == normalised_email(customer.address)
+    return True
 
 
 def _customer_data(c: Customer) -> dict[str, Any]:
@@ -169,12 +183,13 @@ def collect(
     ticket_data = []
     for t in tickets:
         thread = uow.messages.of_ticket(t.id)
-        # Theirs and mailbot's own notes on their case; another person's message is withheld.
-        mine = [m for m in thread if m.customer_id in (customer.id, None)]
+        mine = [m for m in thread if is_theirs(m, customer)]
         ticket_data.append(
             _ticket_data(uow, t, [collector.message(m) for m in mine], len(thread) - len(mine))
         )
-    elsewhere = [m for m in uow.messages.of_customer(customer.id) if m.ticket_id not in own]
+    elsewhere = [
+        m for m in uow.messages.of_customer(customer.id) if m.ticket_id not in own and is_theirs(m, customer)
+    ]
     other_messages = [collector.message(m) for m in elsewhere]
     original = []
     for i, raw in enumerate(uow.mailbox.of_customer(customer.id), start=1):

@@ -17,6 +17,7 @@ from mailbot.adapters.db.models import AuditEvent
 from mailbot.cli import main
 from mailbot.services.customers import CustomerInputError
 from mailbot.services.pipeline import run_pass
+from mailbot.services.staff import add_note
 from tests.conftest import FakeClock
 from tests.support.app import make_app
 from tests.support.fakes import MemorySource, keyword_classifier
@@ -122,6 +123,12 @@ def app(tmp_path: Path, database_url: str, clock: FakeClock):  # type: ignore[no
             references="<anna-1@voorbeeld.nl>",
         ),
     )
+    # A staff note on her complaint: data about her, so hers to see (sealed under her key).
+    with app.database.transaction() as uow:
+        anna = uow.customers.by_address(ANNA)
+        assert anna is not None
+        [complaint] = [t for t in uow.tickets.of_customer(anna.id) if t.category == "complaint"]
+        add_note(uow, complaint, "staff@ordevos.nl", "Belde terug op 3 maart, excuses aangeboden.", clock())
     yield app
     app.close()
 
@@ -154,6 +161,8 @@ def test_r_a10_every_item_of_the_customer_is_in_the_export(app, tmp_path: Path) 
         "Aanvulling: ook vorige week.",
     ]
     assert all(m["from"] == ANNA for m in inbound) and "info@ordevos.nl" in inbound[0]["to"]
+    notes = [m for m in complaint["messages"] if m["direction"] == "internal"]
+    assert [n["body"] for n in notes] == ["Belde terug op 3 maart, excuses aangeboden."]
     # Messages out: the acknowledgement mailbot sent on each ticket is there, decrypted.
     for ticket in data["tickets"]:
         assert any(m["direction"] == "out" and m["body"] for m in ticket["messages"]), ticket["ref"]
@@ -176,6 +185,7 @@ def test_r_a10_every_item_of_the_customer_is_in_the_export(app, tmp_path: Path) 
     index = files["index.html"].decode("utf-8")
     assert "&lt;script&gt;coach&lt;/script&gt;" in index and "<script>coach" not in index
     assert "De coach kwam drie keer te laat." in index and "Lindelaan 3" in index
+    assert "(interne notitie)" in index and "excuses aangeboden" in index
     for ref in refs:
         assert ref in index
     for heading in ("Doelen", "Soorten gegevens", "Ontvangers", "Bewaartermijnen", "Herkomst", "Uw rechten"):
