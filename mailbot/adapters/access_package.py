@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from mailbot.services.export import AccessPackage
+from mailbot.services.export import LANGUAGES, AccessPackage
 
 AUTHORITY = {
     "name": "Autoriteit Persoonsgegevens",
@@ -106,3 +106,102 @@ def _link_new(source: Path, folder: Path, stem: str) -> Path:
                 continue
             os.replace(source, target)
         return target
+
+
+def sample_package(language: str = "nl") -> AccessPackage:
+    """A complete example package: the export templates' context contract in executable form
+    (``mailbot templates check`` renders the export templates with it)."""
+    when = "2026-03-05T09:30:00+00:00"
+    message = {
+        "ticket": "ORD-2026-00042",
+        "direction": "in",
+        "kind": "customer",
+        "received_at": when,
+        "from": "jan@example.nl",
+        "to": ["info@ordevos.nl"],
+        "subject": "Inzage",
+        "body": "Ik wil graag inzage.",
+        "attachments": [
+            {
+                "filename": "brief.pdf",
+                "content_type": "application/pdf",
+                "size": 3,
+                "sha256": "0" * 64,
+                "file": "attachments/ORD-2026-00042/m01-1-brief.pdf",
+            }
+        ],
+    }
+    data: dict[str, Any] = {
+        "format": "mailbot-access-export/1",
+        "generated_at": when,
+        "controller": {"name": "Ordevos", "mailbox": "info@ordevos.nl", "website": "ordevos.nl"},
+        "sources": ["mail", "import"],
+        "customer": {
+            "email": "jan@example.nl",
+            "name": "Jan de Vries",
+            "company": "",
+            "address": "Dorpsstraat 1, 1234 AB Ergens",
+            "phone": "",
+            "source": "import",
+            "verified": False,
+            "restricted": False,
+            "created_at": when,
+        },
+        "tickets": [
+            {
+                "ref": "ORD-2026-00042",
+                "category": "access",
+                "secondary": None,
+                "status": "open",
+                "language": language,
+                "subject": "Inzage",
+                "received_at": when,
+                "opened_at": when,
+                "first_response_due": when,
+                "first_responded_at": None,
+                "legal_due": when,
+                "internal_due": when,
+                "resolution_due": None,
+                "answered_at": None,
+                "classification": {
+                    "rule": "access-nl",
+                    "confidence": 0.9,
+                    "evidence": ["inzage"],
+                    "triage": False,
+                },
+                "extensions": [],
+                "pauses": [],
+                "messages": [
+                    message,
+                    {**message, "direction": "internal", "kind": "note", "attachments": []},
+                ],
+                "withheld_messages": 1,
+            }
+        ],
+        "other_messages": [message],
+        "original_mail": [
+            {"received_at": when, "size": 120, "file": "original-mail/001-20260305-093000.eml"}
+        ],
+        "audit_events": [
+            {
+                "at": when,
+                "kind": "ticket.opened",
+                "actor": "mailbot",
+                "ticket": "ORD-2026-00042",
+                "detail": {},
+            }
+        ],
+    }
+    return AccessPackage("sample", datetime.fromisoformat(when), language, data, [])
+
+
+def check_templates(directory: Path) -> list[str]:
+    """Render the export templates with the sample package in every language; the errors."""
+    writer = ZipPackageWriter(directory)
+    errors: list[str] = []
+    for language in LANGUAGES:
+        try:
+            writer.render_index(sample_package(language))
+        except PackageTemplateError as exc:
+            errors.append(f"export ({language}): {exc}")
+    return errors

@@ -274,3 +274,20 @@ def test_cli_export_writes_the_zip_and_an_unknown_address_is_exit_2(
         main, ["customers", "export", "x@voorbeeld.nl", "--out", str(tmp_path / "o")], env=env
     )
     assert result.exit_code == 2 and result.stderr.strip() == "mailbot: no customer with that e-mail address"
+
+
+def test_templates_check_renders_the_export_templates_and_names_a_mistake(tmp_path: Path) -> None:
+    import shutil
+
+    from mailbot.adapters.access_package import check_templates
+    from tests.support.app import REPO
+
+    assert check_templates(REPO / "templates") == []
+    copy = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", copy)
+    page = copy / "export" / "information.en.html"
+    page.write_text(page.read_text(encoding="utf-8") + "{{ controller.nmae }}", encoding="utf-8")
+    errors = check_templates(copy)
+    assert len(errors) == 1 and errors[0].startswith("export (en):") and "nmae" in errors[0]
+    result = CliRunner().invoke(main, ["templates", "check", "--dir", str(copy)])
+    assert result.exit_code == 1 and "nmae" in result.output
