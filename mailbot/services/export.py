@@ -103,14 +103,23 @@ def _customer_data(c: Customer) -> dict[str, Any]:
 class _Collector:
     """Gathers messages with their attachments, naming each file once."""
 
-    def __init__(self, uow: UnitOfWork, refs: dict[str, str]) -> None:
+    def __init__(self, uow: UnitOfWork, tickets: Sequence[Ticket]) -> None:
         self.uow = uow
-        self.refs = refs
+        self._refs: dict[str, str | None] = {t.id: t.ref for t in tickets}
         self.files: list[tuple[str, bytes]] = []
         self._numbers: dict[str, int] = {}
 
+    def ref(self, ticket_id: str | None) -> str | None:
+        """The reference of a ticket (theirs, or another one they wrote on), looked up once."""
+        if ticket_id is None:
+            return None
+        if ticket_id not in self._refs:
+            ticket = self.uow.tickets.get(ticket_id)
+            self._refs[ticket_id] = ticket.ref if ticket else None
+        return self._refs[ticket_id]
+
     def message(self, m: StoredMessage) -> dict[str, Any]:
-        folder = self.refs.get(m.ticket_id or "", "") or "no-ticket"
+        folder = self.ref(m.ticket_id) or "no-ticket"
         number = self._numbers[folder] = self._numbers.get(folder, 0) + 1
         attachments = []
         for i, a in enumerate(self.uow.messages.attachments(m.id), start=1):
@@ -126,7 +135,7 @@ class _Collector:
                 }
             )
         return {
-            "ticket": self.refs.get(m.ticket_id or ""),
+            "ticket": self.ref(m.ticket_id),
             "direction": m.direction,
             "kind": m.kind,
             "received_at": _time(m.received_at),
@@ -178,8 +187,7 @@ def collect(
     customer = known_customer(uow, email)
     tickets = uow.tickets.of_customer(customer.id)
     own = {t.id for t in tickets}
-    refs = uow.tickets.refs()
-    collector = _Collector(uow, refs)
+    collector = _Collector(uow, tickets)
     ticket_data = []
     for t in tickets:
         thread = uow.messages.of_ticket(t.id)
@@ -201,7 +209,7 @@ def collect(
             "at": _time(e.at),
             "kind": e.kind,
             "actor": e.actor,
-            "ticket": refs.get(e.ticket_id) if e.ticket_id else None,
+            "ticket": collector.ref(e.ticket_id),
             "detail": e.detail,
         }
         for e in uow.audit.about(customer.id, sorted(own))
