@@ -274,3 +274,27 @@ def test_an_invalid_rectification_changes_nothing(env: dict[str, str], tmp_path:
     assert json.loads(shown)["name"] == "Jan Quirijnsen"
     code, _, err = run(env, "customers", "update", "jan.q@voorbeeld.nl")
     assert code == 2 and "nothing to change" in err
+
+
+def test_show_lists_the_tickets_with_category_and_status_after_mail_came_in(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The command-line sequence: import → mail in (Maildir, fetch --once) → show → export."""
+    from mailbot.adapters.maildir import ensure_maildir
+    from mailbot.adapters.maildir_sender import deliver_to_maildir
+
+    run(env, "customers", "import", _csv(tmp_path, HEADER + JAN))
+    inbox = tmp_path / "storage" / "inbox"
+    ensure_maildir(inbox)
+    deliver_to_maildir(inbox, make_mail(sender="jan.q@voorbeeld.nl", subject="Klacht over de coach"))
+    code, _, err = run(env, "fetch", "--once", "--json")
+    assert code == 0, err
+    code, out, _ = run(env, "customers", "show", "jan.q@voorbeeld.nl")
+    assert code == 0
+    [line] = [line for line in out.splitlines() if line.startswith("ticket:")]
+    ref, category, status = line.split()[1:4]
+    assert ref.startswith("ORD-") and category == "complaint" and status == "new"
+    assert "Zonnebloem Coaching BV" in out and "Dorpsstraat 17, 9999 ZZ Oosterwolde" in out
+    code, out, err = run(env, "customers", "export", "jan.q@voorbeeld.nl", "--out", str(tmp_path / "x"))
+    assert code == 0, err
+    assert "1 ticket(s)" in out and "1 original mail(s)" in out
