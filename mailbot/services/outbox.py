@@ -247,7 +247,6 @@ def acknowledgement_hook(renderer: Renderer, policy: OutboxPolicy) -> Callable[[
             uow.audit.record("ack.queued", now, ticket_id=ticket.id)
         else:
             uow.audit.record("ack.skipped", now, ticket_id=ticket.id, reason=decision.no_ack_reason)
-
     return on_ticket_opened
 
 
