@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from mailbot.adapters.access_package import ZipPackageWriter
 from mailbot.adapters.crypto import Keyring, key_material_from_secret, load_or_create_key_file
 from mailbot.adapters.db.engine import make_engine, make_session_factory
 from mailbot.adapters.db.migrate import upgrade
@@ -34,7 +35,7 @@ from mailbot.services.identity import IdentityDesk, on_challenge_answered
 from mailbot.services.identity import on_ticket_opened as identity_on_ticket_opened
 from mailbot.services.outbox import OutboxPolicy, acknowledgement_hook
 from mailbot.services.ports import Clock, Mailer, Source
-from mailbot.services.privacy_actions import AuditActions
+from mailbot.services.privacy_actions import AuditActions, CustomerActions
 from mailbot.services.process import Processor
 from mailbot.services.staff import StaffDesk
 from mailbot.services.staff_hooks import follow_up_notice, new_ticket_notice, staff_reply_handler
@@ -210,6 +211,7 @@ class App:
     staff: StaffActions
     deadlines: DeadlineActions
     audit: AuditActions
+    customers: CustomerActions
 
     def source(self) -> Source:
         s = self.settings
@@ -317,4 +319,7 @@ def build_app(
             database, clock, org, renderer, policy, notifier, outbox, leases.new_holder()
         ),
         audit=AuditActions(database, clock),
+        customers=CustomerActions(
+            database, clock, org, ZipPackageWriter(settings.templates.dir, org.timezone)
+        ),
     )

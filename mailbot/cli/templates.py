@@ -32,13 +32,15 @@ def check(directory: Path) -> None:
     """Render every template with sample data; exit 1 and list the errors if any."""
     if not directory.is_dir():
         raise click.ClickException(f"template directory not found: {directory}")
-    errors = TemplateRenderer(directory).check()
+    from mailbot.adapters.access_package import check_templates as check_export_templates
+
+    errors = TemplateRenderer(directory).check() + check_export_templates(directory)
     if errors:
         for error in errors:
             click.echo(f"error: {error}", err=True)
         click.echo(f"{len(errors)} template error(s)", err=True)
         raise SystemExit(1)
-    click.echo(f"all templates render ({len(PURPOSES)} purposes, nl and en)")
+    click.echo(f"all templates render ({len(PURPOSES)} purposes and the access export, nl and en)")
 
 
 @command.command("preview")

@@ -107,8 +107,10 @@ def format_ticket_ref(prefix: str, year: int, seq: int) -> str:
 
 @dataclass
 class Customer:
-    """A person mailbot holds data on. ``address`` and ``name`` are opened from their ciphertext by
-    the repository; a customer whose key was destroyed (erased) has both empty."""
+    """A person mailbot holds data on. ``address`` (the e-mail address), ``name`` and the fields the
+    customer administration adds (``company``, ``postal_address``, ``phone``) are opened from their
+    ciphertext by the repository; a customer whose key was destroyed (erased) has them all empty.
+    ``source`` says where the record came from: ``mail`` (first seen writing to us) or ``import``."""
 
     id: str
     address: str
@@ -117,6 +119,10 @@ class Customer:
     restricted: bool = False
     created_at: datetime | None = None
     erased_at: datetime | None = None
+    company: str = ""
+    postal_address: str = ""
+    phone: str = ""
+    source: str = "mail"
 
 
 @dataclass
@@ -190,6 +196,7 @@ class StoredMessage:
     rule: str | None = None
     automated: bool = False
     possible_duplicate: bool = False
+    recipients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

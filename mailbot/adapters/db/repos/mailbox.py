@@ -156,6 +156,23 @@ class SqlMailbox(SqlRepository):
     def count(self) -> int:
         return int(self.session.scalar(select(func.count(RawMessage.id))) or 0)
 
+    def of_customer(self, customer_id: str) -> list[StoredRaw]:
+        query = (
+            select(RawMessage)
+            .where(RawMessage.customer_id == customer_id)
+            .order_by(RawMessage.received_at, RawMessage.ingested_at)
+        )
+        return [
+            StoredRaw(
+                id=row.id,
+                raw=self.open_bytes(row.raw_enc, "raw_messages", "raw", row.id, customer_id),
+                received_at=row.received_at,
+                customer_id=customer_id,
+                state=row.state,
+            )
+            for row in self.session.scalars(query)
+        ]
+
 
 class SqlQuarantine(SqlRepository):
     def entries(self) -> list[QuarantineEntry]:

@@ -164,6 +164,10 @@ class SqlTickets(SqlRepository):
             ticket_id: ref for ticket_id, ref in self.session.execute(select(TicketRow.id, TicketRow.ref))
         }
 
+    def of_customer(self, customer_id: str) -> list[Ticket]:
+        query = select(TicketRow).where(TicketRow.customer_id == customer_id).order_by(TicketRow.opened_at)
+        return [ticket_of(row) for row in self.session.scalars(query)]
+
 
 class SqlMessages(SqlRepository):
     def add(self, message: NewMessage) -> str:
@@ -200,6 +204,14 @@ class SqlMessages(SqlRepository):
         self.session.flush()  # no ORM relationships: flush so attachments can reference the row
         return row_id
 
+    def of_customer(self, customer_id: str) -> list[StoredMessage]:
+        query = (
+            select(Message)
+            .where(Message.customer_id == customer_id)
+            .order_by(Message.received_at, Message.created_at)
+        )
+        return [self._stored(row) for row in self.session.scalars(query)]
+
     def add_attachment(self, message_id: str, filename: str, content_type: str, content: bytes) -> None:
         message = self.session.get(Message, message_id)
         assert message is not None
@@ -233,6 +245,11 @@ class SqlMessages(SqlRepository):
             rule=row.rule,
             automated=row.automated,
             possible_duplicate=row.possible_duplicate,
+            recipients=tuple(
+                json.loads(
+                    self.open_text(row.recipients_enc, "messages", "recipients", row.id, owner) or "[]"
+                )
+            ),
         )
 
     def of_ticket(self, ticket_id: str) -> list[StoredMessage]:
