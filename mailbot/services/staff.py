@@ -251,6 +251,8 @@ def notice(
     from mailbot.mail.compose import AUTO_GENERATED
 
     rendered = desk.renderer.render(purpose, "nl", context)
+    # The notice quotes the customer: sealed under their key, so erasing them erases it too.
+    about = uow.customers.get(ticket.customer_id)
     last = ""
     for recipient in recipients:
         mail = OutgoingMail(
@@ -273,6 +275,7 @@ def notice(
             purpose=purpose,
             now=now,
             ticket=ticket,
+            customer=about,
             dedupe_key=f"{dedupe}:{recipient}" if dedupe else None,
             record_on_ticket=False,
         )
