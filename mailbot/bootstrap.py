@@ -38,6 +38,7 @@ from mailbot.services.ports import Clock, Mailer, Source
 from mailbot.services.privacy_actions import AuditActions, CustomerActions
 from mailbot.services.process import Processor
 from mailbot.services.staff import StaffDesk
+from mailbot.services.staff_commands import GdprDesk
 from mailbot.services.staff_hooks import follow_up_notice, new_ticket_notice, staff_reply_handler
 from mailbot.services.usecases import DeadlineActions, OutboxActions, StaffActions, TicketActions
 
@@ -291,7 +292,7 @@ def build_app(
             new_ticket_notice(desk),
         ],
         on_follow_up=[on_challenge_answered(identity), follow_up_notice(desk)],
-        on_staff_reply=[staff_reply_handler(desk)],
+        on_staff_reply=[staff_reply_handler(desk, GdprDesk(identity))],
         replies=replies,
         challenges=identity.challenges,
     )

@@ -381,6 +381,10 @@ def sample_context(purpose: str) -> dict[str, Any]:
             "noted": False,
             "status": "closed",
             "assignee": None,
+            "verified": False,
+            "extended_to": None,
+            "refused": False,
+            "fulfilled": None,
             "error": None,
         }
     if purpose in ("reminder", "escalation"):

@@ -13,6 +13,13 @@ A staff reply may start with one command line (documented in the notice's footer
     #wait        waiting for the customer (the rest, if any, is sent as the answer first)
     #assign NAME hand the ticket to a colleague (by address or the part before the @)
 
+and, on a GDPR request (issue 12)::
+
+    #verify HOW            the requester's identity was checked this way (the clock runs again)
+    #extend 1|2 REASON     extend the legal term by one or two months; the requester is told why
+    #refuse REASON         refuse the request with this reason (the letter names their remedies)
+    #fulfil                carry the verified request out (export, erasure …)
+
 Pure functions: no clock, no storage; the key is passed in.
 """
 
@@ -96,6 +103,17 @@ class StaffCommand(StrEnum):
     CLOSE = "close"
     WAIT = "wait"
     ASSIGN = "assign"
+    VERIFY = "verify"
+    EXTEND = "extend"
+    REFUSE = "refuse"
+    FULFIL = "fulfil"
+
+
+#: Commands that decide on a GDPR request (their argument is the reason or method).
+GDPR_COMMANDS = frozenset(
+    {StaffCommand.VERIFY, StaffCommand.EXTEND, StaffCommand.REFUSE, StaffCommand.FULFIL}
+)
+_EXTEND_ARGUMENT = re.compile(r"^(?P<months>[12])\s+(?P<reason>\S.*)$")
 
 
 @dataclass(frozen=True)
@@ -125,12 +143,34 @@ def parse_instruction(text: str) -> StaffInstruction:
         return StaffInstruction(StaffCommand.ANSWER, "", "\n".join(lines).strip())
     name = match["name"].lower()
     if name not in {c.value for c in StaffCommand} or name == StaffCommand.ANSWER.value:
-        raise UnknownCommand(f"unknown command #{name} (known: #note, #close, #wait, #assign NAME)")
+        raise UnknownCommand(
+            f"unknown command #{name} (known: #note, #close, #wait, #assign NAME, #verify HOW, "
+            "#extend 1|2 REASON, #refuse REASON, #fulfil)"
+        )
     command = StaffCommand(name)
     argument = match["arg"].strip()
+    rest = "\n".join(lines[1:]).strip()
     if command is StaffCommand.ASSIGN and not argument:
         raise UnknownCommand("#assign needs a name: #assign anna")
-    return StaffInstruction(command, argument, "\n".join(lines[1:]).strip())
+    if command is StaffCommand.VERIFY and not argument:
+        raise UnknownCommand(
+            "#verify needs how the identity was checked: #verify called back on the known number"
+        )
+    if command is StaffCommand.EXTEND and not _EXTEND_ARGUMENT.match(argument):
+        raise UnknownCommand(
+            "#extend needs 1 or 2 months and a reason: #extend 1 the data sits in several systems"
+        )
+    if command is StaffCommand.REFUSE and not (argument or rest):
+        raise UnknownCommand("#refuse needs a reason: #refuse the same request was answered last month")
+    return StaffInstruction(command, argument, rest)
+
+
+def extension_of(argument: str) -> tuple[int, str]:
+    """``#extend``'s months and reason (``parse_instruction`` has checked the shape)."""
+    match = _EXTEND_ARGUMENT.match(argument)
+    if match is None:
+        raise UnknownCommand("#extend needs 1 or 2 months and a reason")
+    return int(match["months"]), match["reason"].strip()
 
 
 def resolve_staff(name: str, staff: Iterable[str]) -> str | None:

@@ -181,6 +181,10 @@ class Outcome:
     noted: bool = False
     status: str | None = None
     assignee: str | None = None
+    verified: bool = False
+    extended_to: str | None = None  # the new legal end date (ISO)
+    refused: bool = False
+    fulfilled: str | None = None  # what carrying the request out did
     error: str | None = None
 
 
@@ -229,6 +233,10 @@ def confirm(
             "noted": outcome.noted,
             "status": outcome.status,
             "assignee": outcome.assignee,
+            "verified": outcome.verified,
+            "extended_to": outcome.extended_to,
+            "refused": outcome.refused,
+            "fulfilled": outcome.fulfilled,
             "error": outcome.error,
         },
     }

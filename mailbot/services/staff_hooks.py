@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mailbot.domain.staff_mail import UnknownCommand, parse_instruction
+from mailbot.domain.staff_mail import GDPR_COMMANDS, UnknownCommand, parse_instruction
 from mailbot.mail.text import answer_text, current_text
 from mailbot.services.process import FollowUp, OpenedTicket, StaffReply
 from mailbot.services.staff import Outcome, StaffDesk, carry_out, confirm, notify_staff
+from mailbot.services.staff_commands import GdprDesk, carry_out_gdpr
 
 
 def new_ticket_notice(desk: StaffDesk) -> Callable[[OpenedTicket], None]:
@@ -52,7 +53,7 @@ def follow_up_notice(desk: StaffDesk) -> Callable[[FollowUp], None]:
     return on_follow_up
 
 
-def staff_reply_handler(desk: StaffDesk) -> Callable[[StaffReply], None]:
+def staff_reply_handler(desk: StaffDesk, gdpr: GdprDesk) -> Callable[[StaffReply], None]:
     def on_staff_reply(reply: StaffReply) -> None:
         text = answer_text(reply.parsed.text)
         try:
@@ -60,16 +61,19 @@ def staff_reply_handler(desk: StaffDesk) -> Callable[[StaffReply], None]:
         except UnknownCommand as exc:
             outcome = Outcome("unknown", error=str(exc))
         else:
-            outcome = carry_out(
-                reply.uow,
-                desk,
-                reply.ticket,
-                reply.staff,
-                instruction.command,
-                instruction.argument,
-                instruction.text,
-                reply.now,
-            )
+            if instruction.command in GDPR_COMMANDS:
+                outcome = carry_out_gdpr(reply.uow, gdpr, reply.ticket, reply.staff, instruction, reply.now)
+            else:
+                outcome = carry_out(
+                    reply.uow,
+                    desk,
+                    reply.ticket,
+                    reply.staff,
+                    instruction.command,
+                    instruction.argument,
+                    instruction.text,
+                    reply.now,
+                )
         confirm(reply.uow, desk, reply.ticket, reply.staff, outcome, reply.now)
 
     return on_staff_reply

@@ -214,3 +214,60 @@ def test_cli_actions_share_the_mail_path(app: App, talk: Conversation) -> None:
     with app.database.transaction() as uow:
         actors = {(e.kind, e.actor) for e in uow.audit.of_ticket(t.id)}
     assert {("ticket.note", ANNA), ("ticket.answered", ANNA), ("ticket.status", BRAM)} <= actors
+
+
+@pytest.fixture
+def gdpr_app(tmp_path: Path, database_url: str, clock, smtp_sink: SmtpSink) -> App:
+    clock.now = START
+    application = make_app(
+        tmp_path,
+        database_url,
+        clock,
+        mailer=SmtpMailer("127.0.0.1", smtp_sink.port, "plain", timeout=5),
+        MAILBOT_STAFF__ADDRESSES=f"{ANNA},{BRAM}",
+    )
+    yield application
+    application.close()
+
+
+def test_gdpr_decisions_by_mail_verify_extend_refuse(gdpr_app: App, smtp_sink: SmtpSink, clock) -> None:
+    """Issue 12: #verify, #extend and #refuse from the mail client do what the commands do."""
+    talk = Conversation(gdpr_app, smtp_sink)
+    request = "Goedendag,\n\nIk wil graag inzage in mijn persoonsgegevens (AVG artikel 15).\n\nJan"
+    assert talk.deliver(make_mail(subject="Inzageverzoek", body=request)) == ["ticket_opened"]
+    sent = talk.send()
+    notice, bram_notice = talk.to(ANNA, sent)[0], talk.to(BRAM, sent)[0]
+    assert "#extend 1|2" in body(notice)  # the GDPR commands are documented on a GDPR request
+    t = ticket(gdpr_app)
+    assert (t.category, t.identity_status) == ("access", "pending")
+
+    clock.advance(days=2)
+    talk.deliver(staff_reply(notice, ANNA, "#verify teruggebeld op het bekende nummer"))
+    [confirmation] = talk.to(ANNA, talk.send())
+    verified = ticket(gdpr_app)
+    assert (verified.identity_status, verified.identity_method) == (
+        "verified",
+        "teruggebeld op het bekende nummer",
+    )
+    assert "gecontroleerd" in body(confirmation)
+
+    talk.deliver(staff_reply(notice, ANNA, "#extend 1 de gegevens staan in meerdere systemen"))
+    sent = talk.send()
+    [letter] = talk.to(CUSTOMER, sent)
+    assert "meerdere systemen" in body(letter)
+    extended = ticket(gdpr_app)
+    assert extended.legal_due is not None and verified.legal_due is not None
+    assert extended.legal_due > verified.legal_due
+    assert "verlengd tot" in body(talk.to(ANNA, sent)[0])
+
+    talk.deliver(staff_reply(notice, ANNA, "#extend 3 te veel"))
+    [refused] = talk.to(ANNA, talk.send())
+    assert "Niet uitgevoerd" in str(refused["Subject"]) and "#extend" in body(refused)
+
+    talk.deliver(staff_reply(bram_notice, BRAM, "#refuse hetzelfde verzoek is vorige week beantwoord"))
+    sent = talk.send()
+    assert "Autoriteit Persoonsgegevens" in body(talk.to(CUSTOMER, sent)[0])
+    assert ticket(gdpr_app).status == "resolved"
+    with gdpr_app.database.transaction() as uow:
+        events = {(e.kind, e.actor) for e in uow.audit.of_ticket(t.id)}
+    assert {("identity.verified", ANNA), ("ticket.extended", ANNA), ("ticket.refused", BRAM)} <= events

@@ -69,6 +69,10 @@ def test_recipients_from_delivered_to_headers() -> None:
         ("#wait\nKunt u de factuur sturen?", StaffCommand.WAIT, "", "Kunt u de factuur sturen?"),
         ("#assign bram", StaffCommand.ASSIGN, "bram", ""),
         ("#1 is the invoice number", StaffCommand.ANSWER, "", "#1 is the invoice number"),
+        ("#verify teruggebeld", StaffCommand.VERIFY, "teruggebeld", ""),
+        ("#extend 2 veel systemen", StaffCommand.EXTEND, "2 veel systemen", ""),
+        ("#refuse\nal beantwoord", StaffCommand.REFUSE, "", "al beantwoord"),
+        ("#fulfil", StaffCommand.FULFIL, "", ""),
     ],
 )
 def test_first_line_commands(text: str, command: StaffCommand, argument: str, rest: str) -> None:
@@ -76,7 +80,10 @@ def test_first_line_commands(text: str, command: StaffCommand, argument: str, re
     assert (instruction.command, instruction.argument, instruction.text) == (command, argument, rest)
 
 
-@pytest.mark.parametrize("text", ["#sluit\nweg ermee", "#assign", "#answer hallo"])
+@pytest.mark.parametrize(
+    "text",
+    ["#sluit\nweg ermee", "#assign", "#answer hallo", "#verify", "#extend 3 te laat", "#extend 1", "#refuse"],
+)
 def test_unknown_or_incomplete_commands_are_refused(text: str) -> None:
     with pytest.raises(UnknownCommand, match="#"):
         parse_instruction(text)
