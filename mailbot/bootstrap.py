@@ -27,16 +27,20 @@ from mailbot.domain.classifier import Classifier, RulesClassifier
 from mailbot.domain.deadlines import DeadlinePolicy, compute_deadlines
 from mailbot.domain.identity import IdentityPolicy
 from mailbot.domain.ladder import LadderStep, make_steps, validate_ladder
-from mailbot.domain.model import Category, Organisation
+from mailbot.domain.model import Category, Organisation, Ticket
 from mailbot.domain.staff_mail import ReplyAddresses
 from mailbot.services import leases
 from mailbot.services.deadlines import DeadlineNotifier
+from mailbot.services.fulfil import fulfil_request
 from mailbot.services.identity import IdentityDesk, on_challenge_answered
 from mailbot.services.identity import on_ticket_opened as identity_on_ticket_opened
 from mailbot.services.outbox import OutboxPolicy, acknowledgement_hook
 from mailbot.services.ports import Clock, Mailer, Source
 from mailbot.services.privacy_actions import AuditActions, CustomerActions
 from mailbot.services.process import Processor
+from mailbot.services.repositories import UnitOfWork
+from mailbot.services.restriction import suppression_hook
+from mailbot.services.rights_actions import RightsActions
 from mailbot.services.staff import StaffDesk
 from mailbot.services.staff_commands import GdprDesk
 from mailbot.services.staff_hooks import follow_up_notice, new_ticket_notice, staff_reply_handler
@@ -213,6 +217,7 @@ class App:
     deadlines: DeadlineActions
     audit: AuditActions
     customers: CustomerActions
+    rights: RightsActions
 
     def source(self) -> Source:
         s = self.settings
@@ -279,6 +284,13 @@ def build_app(
         calendar,
         deadline_policy,
     )
+    recipients = settings.privacy.recipients
+
+    def fulfiller(uow: UnitOfWork, ticket: Ticket, actor: str, now: datetime) -> str:
+        return fulfil_request(
+            uow, ticket, actor, now, renderer=renderer, policy=policy, recipients=recipients
+        )
+
     processor = Processor(
         org=org,
         classifier=classify,
@@ -289,10 +301,11 @@ def build_app(
         on_ticket_opened=[
             identity_on_ticket_opened(identity),
             acknowledgement_hook(renderer, policy),
+            suppression_hook(),
             new_ticket_notice(desk),
         ],
         on_follow_up=[on_challenge_answered(identity), follow_up_notice(desk)],
-        on_staff_reply=[staff_reply_handler(desk, GdprDesk(identity))],
+        on_staff_reply=[staff_reply_handler(desk, GdprDesk(identity, fulfiller))],
         replies=replies,
         challenges=identity.challenges,
     )
@@ -315,12 +328,17 @@ def build_app(
         deadline_policy=deadline_policy,
         outbox=outbox,
         tickets=TicketActions(database, clock, renderer, policy, calendar, deadline_policy, deadline_calc),
-        staff=StaffActions(database, clock, desk, identity),
+        staff=StaffActions(database, clock, desk, identity, fulfiller),
         deadlines=DeadlineActions(
             database, clock, org, renderer, policy, notifier, outbox, leases.new_holder()
         ),
         audit=AuditActions(database, clock),
         customers=CustomerActions(
-            database, clock, org, ZipPackageWriter(settings.templates.dir, org.timezone)
+            database,
+            clock,
+            org,
+            ZipPackageWriter(settings.templates.dir, org.timezone),
+            settings.privacy.recipients,
         ),
+        rights=RightsActions(database, clock, renderer, policy, settings.privacy.recipients),
     )

@@ -230,6 +230,11 @@ class IdentitySettings:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    recipients: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     organisation: OrganisationSettings
     storage: StorageSettings
@@ -242,6 +247,7 @@ class Settings:
     rules: PathSettings
     templates: PathSettings
     identity: IdentitySettings = field(default_factory=IdentitySettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     #: The key-encryption key from ``MAILBOT_MASTER_KEY``, if given; otherwise ``storage.key_file``.
     master_key: str | None = field(default=None, repr=False)
     #: The file the settings came from (None: defaults and environment only), for start-up logs.
@@ -535,6 +541,9 @@ _SCHEMA: dict[str, dict[str, _Key]] = {
         "trust_dmarc": _Key(_boolean, False),
         "authserv_id": _Key(_optional_string),
     },
+    # Who else holds the data (processors: hosting, mail provider, newsletter tool): after a
+    # rectification, erasure or restriction each gets a task until staff mark it done (R-A13).
+    "privacy": {"recipients": _Key(_list_of(_string), [])},
 }
 
 _IMAP_PORTS = {Security.TLS: 993, Security.STARTTLS: 143, Security.PLAIN: 143}
@@ -679,6 +688,9 @@ def _build(
         rules=PathSettings(dir=_absolute(Path(values["rules"]["dir"]).expanduser(), base)),
         templates=PathSettings(dir=_absolute(Path(values["templates"]["dir"]).expanduser(), base)),
         identity=_identity(values["identity"]),
+        privacy=PrivacySettings(
+            recipients=tuple(r.strip() for r in values["privacy"]["recipients"] if r.strip())
+        ),
         master_key=master_key,
         config_file=config_file,
     )

@@ -50,6 +50,8 @@ PURPOSES: tuple[str, ...] = (
     "staff_answer",
     "staff_confirmation",
     "identity_challenge",
+    "restriction_lifted",
+    "request_fulfilled",
     "reminder",
     "escalation",
     "digest",
@@ -344,6 +346,8 @@ def sample_context(purpose: str) -> dict[str, Any]:
         category = purpose.removeprefix("ack_")
     elif purpose in ("extension_notice", "refusal", "identity_challenge"):
         category = "erasure"
+    elif purpose == "request_fulfilled":
+        category = "restriction"
     else:
         category = "complaint"
     gdpr = category in ("access", "rectification", "erasure", "restriction", "objection")
@@ -369,6 +373,7 @@ def sample_context(purpose: str) -> dict[str, Any]:
     if purpose in ("staff_new_ticket", "staff_follow_up"):
         context["body"] = "Ik wacht al twee weken op een reactie over mijn factuur."
         context["due_local"] = received + timedelta(hours=48)
+        context["restricted"] = False
     if purpose == "staff_answer":
         context["answer"] = {
             "text": "Beste Jan,\n\nExcuses, de factuur is aangepast.\n\nAnna",
@@ -394,6 +399,11 @@ def sample_context(purpose: str) -> dict[str, Any]:
             "hours_left": 8 if purpose == "reminder" else 0,
             "overdue": purpose == "escalation",
         }
+    if purpose == "request_fulfilled":
+        context["fulfilled"] = {"what": "restricted"}
+    if purpose == "restriction_lifted":
+        # About the person, not a ticket: lifting may come long after the request was closed.
+        return {"org": context["org"], "customer": context["customer"], "lifted_at": received}
     if purpose == "digest":
         # The digest is about many tickets: it gets no ticket/customer/message of its own.
         context = {"org": context["org"]}
@@ -424,6 +434,9 @@ def sample_context(purpose: str) -> dict[str, Any]:
             "failed": [{"ref": "ORD-2026-00039", "reason": "550 5.1.1 mailbox unavailable"}],
             "internal": [{"ref": "ORD-2026-00041", "received_at": received}],
             "suspicious": [{"ref": "-", "received_at": received}],
+            "tasks": [
+                {"id": 3, "ref": "ORD-2026-00031", "recipient": "nieuwsbrief (Laposta)", "action": "erased"}
+            ],
             "opened": [
                 {
                     "ref": "ORD-2026-00044",

@@ -219,6 +219,7 @@ _OPTIONAL = {
     "mailbot.cli.deadlines": None,
     "mailbot.cli.privacy": None,
     "mailbot.cli.staff": None,  # adds reply/note/assign/status/close to ``tickets``
+    "mailbot.cli.rights": None,  # adds restrict/unrestrict to ``customers``
     "mailbot.cli.customers": None,
 }
 

@@ -147,5 +147,17 @@ def tickets_verify(ctx: click.Context, ref: str, method: str, actor: str | None)
     click.echo(f"{ref.upper()}: identity verified ({method.strip()[:64]})")
 
 
+@tickets.command("fulfil")
+@click.argument("ref")
+@_AS
+@click.pass_context
+def tickets_fulfil(ctx: click.Context, ref: str, actor: str | None) -> None:
+    """Carry out a verified GDPR request (restriction, objection; erasure where available) and
+    tell the requester."""
+    who = _actor(ctx, actor)
+    done = _run(ctx, lambda app: app.staff.fulfil, ref, who)
+    click.echo(f"{ref.upper()}: {done}; the requester is told")
+
+
 #: The commands above hang under ``tickets``; nothing new at the top level.
 commands: list[click.Command] = []

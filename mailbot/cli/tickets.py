@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -148,9 +149,16 @@ def tickets_list(
 @tickets.command("show")
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--despite-restriction",
+    "reason",
+    default=None,
+    help="Show a restricted customer's correspondence anyway, for this reason (legal claims; audited).",
+)
 @click.pass_context
-def tickets_show(ctx: click.Context, ref: str, as_json: bool) -> None:
-    """The ticket with its decrypted thread (for staff eyes only)."""
+def tickets_show(ctx: click.Context, ref: str, as_json: bool, reason: str | None) -> None:
+    """The ticket with its decrypted thread (for staff eyes only). A customer whose data is
+    restricted (R-A14) shows only the ticket's dates unless a reason is given."""
     with opened_app(ctx) as app, app.database.transaction() as uow:
         zone = ZoneInfo(app.org.timezone)
         ticket = uow.tickets.by_ref(ref)
@@ -158,6 +166,25 @@ def tickets_show(ctx: click.Context, ref: str, as_json: bool) -> None:
             raise click.ClickException(f"no ticket {ref}")
         customer = uow.customers.get(ticket.customer_id)
         data = ticket_summary(ticket, zone)
+        if customer is not None and customer.restricted:
+            if not (reason and reason.strip()):
+                data["restricted"] = True
+                if as_json:
+                    click.echo(json.dumps(data))
+                else:
+                    click.echo(f"{data['ref']}  [{data['status']}]  {data['category']}  RESTRICTED")
+                    click.echo(
+                        "The processing of this customer's data is restricted (GDPR art. 18): the "
+                        "correspondence is not shown. Use --despite-restriction REASON if you must."
+                    )
+                return
+            uow.audit.record(
+                "ticket.viewed_restricted",
+                app.clock(),
+                ticket_id=ticket.id,
+                actor=os.environ.get("MAILBOT_AS", "staff"),
+                reason_length=len(reason.strip()),
+            )
         data["subject"] = uow.tickets.subject(ticket)
         data["assignee"] = ticket.assignee
         data["rule"] = ticket.rule

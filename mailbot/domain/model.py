@@ -207,6 +207,18 @@ class StoredAttachment:
 
 
 @dataclass(frozen=True)
+class RecipientTaskView:
+    """An art. 19 notice owed to a recipient of the data (R-A13), until staff mark it done."""
+
+    id: int
+    reference: str  # the ticket ref, or "customer:<id>" for an action outside a ticket
+    ticket_id: str | None
+    recipient: str
+    action: str  # rectified, erased, restricted
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class AuditRecord:
     at: datetime
     kind: str

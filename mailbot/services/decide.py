@@ -35,7 +35,7 @@ from typing import Protocol
 
 from mailbot.domain.autoreply import is_own_address
 from mailbot.domain.classifier import Classifier
-from mailbot.domain.model import TICKET_CATEGORIES, Category, Classification, Organisation
+from mailbot.domain.model import GDPR_CATEGORIES, TICKET_CATEGORIES, Category, Classification, Organisation
 from mailbot.domain.staff_mail import ReplyAddresses, recipient_addresses
 from mailbot.domain.threading import find_ticket_refs, is_own_message_id
 from mailbot.mail.compose import is_answerable
@@ -121,6 +121,7 @@ def decide(
     auto_reply_cap_per_day: int = 3,
     replies: ReplyAddresses | None = None,
     challenges: ReplyAddresses | None = None,
+    restricted: bool = False,
 ) -> Decision:
     """Decide what happens to ``parsed``. ``sender`` is the From address when it could be read
     strictly (R-C13), else None: such mail still gets a ticket, for triage, and no answer.
@@ -162,7 +163,7 @@ def decide(
         Action.OPEN,
         result,
         None,
-        _no_ack_reason(parsed, result, org, threads, sender, auto_reply_cap_per_day),
+        _no_ack_reason(parsed, result, org, threads, sender, auto_reply_cap_per_day, restricted),
     )
 
 
@@ -258,10 +259,13 @@ def _no_ack_reason(
     threads: ThreadLookup,
     sender: str | None,
     cap: int,
+    restricted: bool = False,
 ) -> str | None:
     """Why a new ticket gets no acknowledgement, or None when it gets one (R-C1…R-C5, R-C8)."""
     if result.category not in TICKET_CATEGORIES:
         return "category"
+    if restricted and result.category not in GDPR_CATEGORIES:
+        return "restricted"  # R-A14: no templated mail but what the law requires
     if not sender:
         return "no-sender"
     if not is_answerable(sender):

@@ -36,6 +36,7 @@ LIST_KEYS = (
     "gdpr_open",
     "internal",
     "suspicious",
+    "tasks",
 )
 _ADDRESS = re.compile(r"[^\s<>@\"']+@[^\s<>@\"']+")
 
@@ -102,6 +103,11 @@ def build_digest(
     for ticket_id, kind, received in filed:
         digest[kind].append(
             {"ref": refs.get(ticket_id, "-") if ticket_id else "-", "received_at": received.astimezone(zone)}
+        )
+    # Recipients of the data still to be told of a rectification, erasure or restriction (R-A13).
+    for task in uow.privacy.open_tasks():
+        digest["tasks"].append(
+            {"id": task.id, "ref": task.reference, "recipient": task.recipient, "action": task.action}
         )
     digest["quarantined"] = uow.quarantine.count_open()
     return digest

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mailbot.domain.audit_chain import ChainReport
 from mailbot.domain.model import Organisation
-from mailbot.services import audit, customers, export
+from mailbot.services import audit, customers, export, restriction
 from mailbot.services.ports import Clock
 from mailbot.services.repositories import Database
 
@@ -37,6 +37,7 @@ class CustomerActions:
     clock: Clock
     org: Organisation
     writer: export.PackageWriter
+    recipients: tuple[str, ...] = ()  # told of every rectification (R-A13)
 
     def import_csv(self, text: str, actor: str = "staff") -> customers.ImportReport:
         """All rows or none: ``ImportRefused`` (nothing written) lists every bad row."""
@@ -49,7 +50,14 @@ class CustomerActions:
 
     def rectify(self, email: str, changes: Mapping[str, str], actor: str = "staff") -> list[str]:
         with self.database.transaction() as uow:
-            return customers.rectify_customer(uow, email, changes, self.clock(), actor)
+            changed = customers.rectify_customer(uow, email, changes, self.clock(), actor)
+            if changed:
+                customer = customers.known_customer(uow, email)
+                reference = f"customer:{customer.id}"
+                restriction.owe_recipients(
+                    uow, self.recipients, "rectified", self.clock(), reference=reference
+                )
+            return changed
 
     def export(
         self, email: str, out_dir: Path, language: str | None = None, actor: str = "staff"

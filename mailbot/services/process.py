@@ -235,6 +235,7 @@ def handle(
         auto_reply_cap_per_day=processor.auto_reply_cap_per_day,
         replies=processor.replies,
         challenges=processor.challenges,
+        restricted=bool(customer and customer.restricted),
     )
     c = decision.classification
 

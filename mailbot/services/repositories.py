@@ -19,7 +19,15 @@ from typing import Any, Protocol
 
 from mailbot.domain.audit_chain import ChainedEvent
 from mailbot.domain.deadlines import Extension, Pause
-from mailbot.domain.model import AuditRecord, Customer, NewMessage, StoredAttachment, StoredMessage, Ticket
+from mailbot.domain.model import (
+    AuditRecord,
+    Customer,
+    NewMessage,
+    RecipientTaskView,
+    StoredAttachment,
+    StoredMessage,
+    Ticket,
+)
 from mailbot.services.ports import Cursor
 
 
@@ -261,6 +269,20 @@ class DecisionRepository(Protocol):
     def end_pause(self, ticket_id: str, now: datetime) -> bool: ...
 
 
+class PrivacyRepository(Protocol):
+    """Restriction flags, the suppression list (R-A15) and recipient tasks (R-A13)."""
+
+    def set_restricted(self, customer_id: str, restricted: bool) -> bool: ...
+    def suppress(self, address: str, now: datetime) -> bool: ...
+    def is_suppressed(self, address: str) -> bool: ...
+    def suppressed(self) -> builtins.list[tuple[str | None, datetime]]: ...
+    def add_task(
+        self, reference: str, ticket_id: str | None, recipient: str, action: str, now: datetime
+    ) -> int: ...
+    def open_tasks(self) -> builtins.list[RecipientTaskView]: ...
+    def finish_task(self, task_id: int, actor: str, now: datetime) -> RecipientTaskView | None: ...
+
+
 class LeaseRepository(Protocol):
     def acquire(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool: ...
     def release(self, name: str, holder: str) -> None: ...
@@ -280,6 +302,7 @@ class UnitOfWork(Protocol):
     steps: StepRepository
     decisions: DecisionRepository
     leases: LeaseRepository
+    privacy: PrivacyRepository
 
 
 class Database(Protocol):

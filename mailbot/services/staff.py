@@ -301,14 +301,19 @@ def notify_staff(
     now: datetime,
     *,
     dedupe: str,
+    restricted: bool = False,
 ) -> None:
     """The notice of a new ticket or a customer's follow-up: the assignee, else the staff list,
-    with the customer's words and the ticket's private reply address (issue 11)."""
+    with the customer's words and the ticket's private reply address (issue 11) — but neither
+    name, subject nor words of a customer whose data is restricted (R-A14)."""
     if not desk.policy.notify_staff:
         return
     recipients = (ticket.assignee,) if ticket.assignee else desk.staff
+    if restricted:
+        customer_name = subject = text = ""
     context = {
         **ticket_context(ticket, customer_name, subject, desk.policy.org),
+        "restricted": restricted,
         "body": text.strip()[:20000],
         "due_local": (
             ticket.first_response_due.astimezone(ZoneInfo(desk.policy.org.timezone))

@@ -30,6 +30,7 @@ def new_ticket_notice(desk: StaffDesk) -> Callable[[OpenedTicket], None]:
             current_text(parsed.text, parsed.subject) or parsed.text,
             opened.now,
             dedupe=f"staff_new_ticket:{opened.ticket.id}",
+            restricted=opened.customer.restricted,
         )
 
     return on_ticket_opened
@@ -48,6 +49,7 @@ def follow_up_notice(desk: StaffDesk) -> Callable[[FollowUp], None]:
             current_text(parsed.text, parsed.subject) or parsed.text,
             follow.now,
             dedupe=f"staff_follow_up:{parsed.message_id or follow.now.isoformat()}",
+            restricted=bool(follow.customer and follow.customer.restricted),
         )
 
     return on_follow_up

@@ -7,9 +7,9 @@ is the same code path from every door.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from mailbot.domain.calendar import WorkCalendar
@@ -21,7 +21,7 @@ from mailbot.services.identity import IdentityDesk, confirm_identity
 from mailbot.services.outbox import DrainReport, OutboxPolicy, Rendered, Renderer, drain
 from mailbot.services.ports import Clock, Mailer
 from mailbot.services.process import DeadlineCalculator
-from mailbot.services.repositories import Database
+from mailbot.services.repositories import Database, UnitOfWork
 from mailbot.services.staff import StaffDesk, add_note, answer, assign, set_status, ticket_by_ref
 from mailbot.services.tickets import reclassify
 
@@ -102,6 +102,15 @@ class StaffActions:
     clock: Clock
     desk: StaffDesk
     identity: IdentityDesk
+    fulfiller: Callable[[UnitOfWork, Ticket, str, datetime], str] | None = None
+
+    def fulfil(self, ref: str, actor: str) -> str:
+        """Carry the verified request out (restriction, objection; erasure where available)."""
+        if self.fulfiller is None:
+            raise ValueError("carrying requests out is not available in this installation")
+        with self.database.transaction() as uow:
+            staff = self.desk.member(actor)
+            return self.fulfiller(uow, ticket_by_ref(uow, ref), staff, self.clock())
 
     def verify(self, ref: str, method: str, actor: str) -> Ticket:
         """Staff established the requester's identity by other means (a call, a known detail)."""

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailbot.adapters.db.repos.customers import SqlCustomers
 from mailbot.adapters.db.repos.mailbox import SqlMailbox, SqlQuarantine
 from mailbot.adapters.db.repos.outbox import SqlOutbox
+from mailbot.adapters.db.repos.privacy import SqlPrivacy
 from mailbot.adapters.db.repos.records import SqlAudit, SqlDecisions, SqlLeases, SqlSteps
 from mailbot.adapters.db.repos.tickets import SqlMessages, SqlTickets
 from mailbot.adapters.db.vault import Vault
@@ -32,6 +33,7 @@ class SqlUnitOfWork:
         self.steps = SqlSteps(session, vault)
         self.decisions = SqlDecisions(session, vault)
         self.leases = SqlLeases(session, vault)
+        self.privacy = SqlPrivacy(session, vault)
 
 
 class SqlDatabase:

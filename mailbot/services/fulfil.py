@@ -1,0 +1,75 @@
+"""Carrying out a GDPR request staff decided to honour (``#fulfil`` by mail; ``tickets fulfil``).
+
+A request that acts on a person's data is carried out only once their identity is verified
+(R-A7). Restriction and objection are done here; erasure is plugged in by whoever provides it
+(``erase``). The requester is told in the same transaction that the request was honoured, and
+the ticket is resolved (its legal term is met).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from mailbot.domain.identity import NEEDS_IDENTITY, IdentityStatus
+from mailbot.domain.model import Category, Ticket, TicketStatus
+from mailbot.services.decisions import DecisionRefused, requester
+from mailbot.services.outbox import OutboxPolicy, Renderer, notify_customer
+from mailbot.services.repositories import UnitOfWork
+from mailbot.services.restriction import object_to_marketing, restrict
+
+Eraser = Callable[[UnitOfWork, Ticket, str, datetime], str]
+
+
+def fulfil_request(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    actor: str,
+    now: datetime,
+    *,
+    renderer: Renderer,
+    policy: OutboxPolicy,
+    recipients: Sequence[str],
+    erase: Eraser | None = None,
+) -> str:
+    """Carry the request out; returns what was done. ``DecisionRefused`` when it cannot be."""
+    category = Category(ticket.category)
+    if ticket.answered_at is not None:
+        raise DecisionRefused("the request has already been answered")
+    if category in NEEDS_IDENTITY and ticket.identity_status != IdentityStatus.VERIFIED.value:
+        raise DecisionRefused("verify the requester's identity first (#verify HOW, or tickets verify)")
+    if category is Category.ERASURE:
+        if erase is None:
+            raise DecisionRefused("erasure is not available in this installation yet")
+        return erase(uow, ticket, actor, now)
+    customer, address = requester(uow, ticket)
+    if category is Category.RESTRICTION:
+        restrict(uow, customer, actor, now, recipients, ticket_id=ticket.id, reference=ticket.ref)
+        done = "restricted"
+    elif category is Category.OBJECTION:
+        object_to_marketing(uow, address, actor, now, ticket_id=ticket.id)
+        done = "suppressed"
+    else:
+        raise DecisionRefused(
+            f"a {category.value} request is carried out with its own command "
+            "(customers export for access, customers update for rectification)"
+        )
+    notify_customer(
+        uow,
+        renderer,
+        policy,
+        ticket=ticket,
+        customer=customer,
+        address=address,
+        purpose="request_fulfilled",
+        decision={"fulfilled": {"what": done}},
+        now=now,
+        dedupe_key=f"request_fulfilled:{ticket.id}",
+    )
+    ticket.answered_at = now
+    ticket.first_responded_at = ticket.first_responded_at or now
+    ticket.status = TicketStatus.RESOLVED.value
+    ticket.updated_at = now
+    uow.tickets.save(ticket)
+    uow.audit.record("ticket.fulfilled", now, ticket_id=ticket.id, actor=actor, done=done)
+    return done
