@@ -30,6 +30,7 @@ from typing import Any
 
 from imapclient import IMAPClient
 
+from mailbot.errors import plain_reason
 from mailbot.services.ports import Batch, Cursor, IncomingMessage
 
 log = logging.getLogger(__name__)
@@ -398,8 +399,10 @@ class ImapSource:
         except (imaplib.IMAP4.error, OSError, EOFError) as exc:
             if drop:
                 self._drop()
-            detail = f": {_scrub(str(exc))}" if str(exc) else ""
-            raise SourceError(f"IMAP {operation} failed: {type(exc).__name__}{detail}") from exc
+            reason = (
+                plain_reason(exc) if isinstance(exc, OSError | EOFError) else _scrub(str(exc)) or "failed"
+            )
+            raise SourceError(f"IMAP {operation} at {self.host}:{self.port} failed ({reason})") from exc
 
     def _select(self, client: IMAPClient) -> int:
         return int(self._select_info(client)[b"UIDVALIDITY"])

@@ -27,6 +27,7 @@ import ssl
 from collections.abc import Callable, Sequence
 from typing import Literal
 
+from mailbot.errors import plain_reason
 from mailbot.services.ports import PermanentDeliveryError, TemporaryDeliveryError
 
 __all__ = ["Security", "SmtpMailer"]
@@ -140,13 +141,13 @@ class SmtpMailer:
         except smtplib.SMTPNotSupportedError as exc:
             raise TemporaryDeliveryError(f"{action}: not supported by server: {_mask(str(exc))}") from None
         except smtplib.SMTPException as exc:
-            raise TemporaryDeliveryError(f"{action}: {type(exc).__name__}: {_mask(str(exc))}") from None
+            raise TemporaryDeliveryError(f"{action}: {_mask(plain_reason(exc))}") from None
         except TimeoutError:
             raise TemporaryDeliveryError(f"{action}: timed out after {self.timeout:g}s") from None
         except ssl.SSLError as exc:
-            raise TemporaryDeliveryError(f"{action}: TLS error: {exc.reason or type(exc).__name__}") from None
+            raise TemporaryDeliveryError(f"{action}: {plain_reason(exc)}") from None
         except OSError as exc:
-            raise TemporaryDeliveryError(f"{action}: {type(exc).__name__}: {exc.strerror or exc}") from None
+            raise TemporaryDeliveryError(f"{action}: {plain_reason(exc)}") from None
 
     def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
         """Send one serialised message; raises Temporary/PermanentDeliveryError.

@@ -13,7 +13,8 @@ from typing import Any
 
 import click
 
-from mailbot.cli.common import build, load, opened_app, settings_of
+from mailbot.cli.common import build, load, opened_app, require_once, settings_of
+from mailbot.errors import plain_reason
 
 
 @click.group()
@@ -65,21 +66,32 @@ def check_config(ctx: click.Context, connect: bool) -> None:
             click.echo(f"{name}: ok{f' ({detail})' if detail else ''}")
         except Exception as exc:
             failures += 1
-            click.echo(f"{name}: FAILED ({type(exc).__name__}: {exc})")
+            click.echo(f"{name}: FAILED ({plain_reason(exc)})")
     if failures:
         sys.exit(1)
 
 
 def _probes(settings: Any) -> list[tuple[str, Any]]:
+    """What ``check-config --connect`` tries, each a callable returning a detail; nothing is created
+    (a SQLite file that does not exist yet is reported, not made) and what is not configured is
+    said, not silently skipped."""
+
     def database() -> str:
         from sqlalchemy import text
+        from sqlalchemy.engine import make_url
 
         from mailbot.adapters.db.engine import make_engine
 
+        url = make_url(settings.storage.database_url)
+        file = url.database if url.get_backend_name() == "sqlite" and url.database != ":memory:" else None
+        if file and not Path(file).exists():
+            return f"sqlite {file} does not exist yet (mailbot init creates it)"
         engine = make_engine(settings.storage.database_url)
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        engine.dispose()
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        finally:
+            engine.dispose()
         return engine.dialect.name
 
     probes: list[tuple[str, Any]] = [("database", database)]
@@ -96,6 +108,8 @@ def _probes(settings: Any) -> list[tuple[str, Any]]:
             return ", ".join(f"{k}={v}" for k, v in info.items() if k != "capabilities")
 
         probes.append(("imap", imap))
+    else:
+        probes.append(("source", lambda: f"no IMAP configured: Maildir {settings.storage.inbox_dir}"))
     if settings.smtp.enabled:
 
         def smtp() -> str:
@@ -106,15 +120,22 @@ def _probes(settings: Any) -> list[tuple[str, Any]]:
             return str(check()) if check else ""
 
         probes.append(("smtp", smtp))
+    else:
+        probes.append(
+            ("smtp", lambda: f"not configured: outgoing mail goes to Maildir {settings.storage.sent_dir}")
+        )
     return probes
 
 
 @main.command()
-@click.option("--once", is_flag=True, required=True, help="One pass over the source, then exit.")
+@click.option("--once", is_flag=True, help="One pass over the source, then exit (required).")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.pass_context
 def fetch(ctx: click.Context, once: bool, as_json: bool) -> None:
-    """Fetch and process everything the mailbox has now."""
+    """Fetch and process everything the mailbox has now (``--once``; ``mailbot run`` keeps going)."""
+    require_once(
+        once, "fetch", "one pass over the mailbox, then exit", "fetches continuously (IDLE or polling)"
+    )
     from mailbot.services.pipeline import run_pass
 
     app = build(ctx)

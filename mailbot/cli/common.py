@@ -56,3 +56,10 @@ def opened_app(ctx: click.Context) -> Iterator[App]:
         yield app
     finally:
         app.close()
+
+
+def require_once(once: bool, command: str, what: str, service: str) -> None:
+    """The one-shot commands say what they do instead of click's bare "Missing option"."""
+    if not once:
+        click.echo(f"mailbot {command} --once does {what}; the service (mailbot run) {service}.", err=True)
+        sys.exit(2)

@@ -13,16 +13,17 @@ from zoneinfo import ZoneInfo
 import click
 
 from mailbot.bootstrap import App
-from mailbot.cli.common import build
+from mailbot.cli.common import build, require_once
 from mailbot.cli.tickets import tickets
 
 
 @click.command("deadlines")
-@click.option("--once", is_flag=True, required=True, help="One sweep over every open ticket, then exit.")
+@click.option("--once", is_flag=True, help="One sweep over every open ticket, then exit (required).")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.pass_context
 def deadlines(ctx: click.Context, once: bool, as_json: bool) -> None:
     """Queue due reminders and escalations (each step once), mark overdue tickets, send the mail."""
+    require_once(once, "deadlines", "one sweep over every open ticket, then exit", "sweeps every minute")
     app = build(ctx)
     try:
         report = app.deadlines.sweep()

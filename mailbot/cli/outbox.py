@@ -6,15 +6,16 @@ import json
 
 import click
 
-from mailbot.cli.common import build
+from mailbot.cli.common import build, require_once
 
 
 @click.command("send")
-@click.option("--once", is_flag=True, required=True, help="Send everything due, then exit.")
+@click.option("--once", is_flag=True, help="Send everything due, then exit (required).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def send(ctx: click.Context, once: bool, as_json: bool) -> None:
     """Send everything due in the outbox now (mailbot run does this every few seconds)."""
+    require_once(once, "send", "send everything due now, then exit", "sends every 10 seconds")
     app = build(ctx)
     try:
         report = app.outbox.drain()

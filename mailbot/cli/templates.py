@@ -49,7 +49,17 @@ def check(directory: Path) -> None:
 @_DIR_OPTION
 @click.option("--html", "show_html", is_flag=True, help="Also print the HTML part.")
 def preview(purpose: str, language: str, directory: Path, show_html: bool) -> None:
-    """Print PURPOSE (e.g. ack_complaint) in LANGUAGE (nl, en, or another: Dutch + English)."""
+    """Print PURPOSE (e.g. ack_complaint) in LANGUAGE (nl, en, or another: Dutch + English).
+
+    Example: mailbot templates preview ack_complaint en
+    """
+    if purpose not in PURPOSES:
+        import difflib
+
+        close = difflib.get_close_matches(purpose, PURPOSES, n=1)
+        hint = f'did you mean "{close[0]}"? ' if close else ""
+        click.echo(f"mailbot: unknown purpose {purpose!r}; {hint}purposes: {', '.join(PURPOSES)}", err=True)
+        raise SystemExit(2)
     try:
         mail = TemplateRenderer(directory).render(purpose, language, sample_context(purpose))
     except TemplateRenderError as exc:

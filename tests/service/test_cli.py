@@ -94,3 +94,61 @@ def test_broken_rules_file_is_refused_at_start_with_file_and_line(
     result = CliRunner().invoke(main, ["fetch", "--once"], env={**env, "MAILBOT_RULES__DIR": str(rules)})
     assert result.exit_code == 2
     assert "10-broken.toml:4: not valid TOML" in result.output
+
+
+def test_check_config_connect_names_the_problem_in_words_not_class_names(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Issue 17: 'imap: cannot connect … (connection refused)', never 'ConnectionRefusedError'."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nobody listens there
+    env = mailbot_env(
+        tmp_path,
+        database_url,
+        {
+            "MAILBOT_IMAP__HOST": "127.0.0.1",
+            "MAILBOT_IMAP__PORT": str(port),
+            "MAILBOT_IMAP__SECURITY": "plain",
+            "MAILBOT_IMAP__USERNAME": "u",
+            "MAILBOT_IMAP__PASSWORD": "p",
+        },
+    )
+    code, out = run(env, "check-config", "--connect")
+    line = next(line for line in out.splitlines() if line.startswith("imap:"))
+    assert code == 1 and f"127.0.0.1:{port}" in line and "connection refused" in line, out
+    assert "Error" not in out and "Errno" not in out
+
+
+def test_plain_reasons_have_no_class_names() -> None:
+    import ssl
+
+    from mailbot.errors import plain_reason
+
+    assert plain_reason(ConnectionRefusedError(111, "Connection refused")) == "connection refused"
+    assert plain_reason(TimeoutError()) == "timed out"
+    assert plain_reason(ssl.SSLError(1, "[SSL] wrong version")).startswith("TLS error")
+    assert plain_reason(OSError(2, "No such file or directory")) == "no such file or directory"
+    assert plain_reason(ValueError("")) == "failed"
+
+
+def test_check_config_connect_creates_nothing_and_says_what_it_did_not_check(tmp_path: Path) -> None:
+    env = mailbot_env(tmp_path, f"sqlite:///{tmp_path / 'fresh' / 'mailbot.db'}")
+    code, out = run(env, "check-config", "--connect")
+    assert code == 0, out
+    assert "does not exist yet" in out and not (tmp_path / "fresh" / "mailbot.db").exists()
+    assert "source: ok (no IMAP configured: Maildir" in out
+    assert "smtp: ok (not configured: outgoing mail goes to Maildir" in out
+
+
+@pytest.mark.parametrize("command", ["fetch", "send", "deadlines"])
+def test_one_shot_commands_without_once_say_what_they_do(env: dict[str, str], command: str) -> None:
+    code, out = run(env, command)
+    assert code == 2 and "--once does" in out and "mailbot run" in out and "Missing option" not in out
+
+
+def test_templates_preview_typo_lists_the_purposes(env: dict[str, str]) -> None:
+    code, out = run(env, "templates", "preview", "ack_complain", "nl")
+    assert code == 2 and 'did you mean "ack_complaint"' in out and "staff_answer" in out
