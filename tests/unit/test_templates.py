@@ -226,3 +226,24 @@ def test_reminder_names_the_customer_for_staff(renderer: TemplateRenderer) -> No
     for purpose in ("reminder", "escalation"):
         mail = renderer.render(purpose, "nl", {**ctx, "deadline": sample_context(purpose)["deadline"]})
         assert "Henk Klantnaam" in mail.text
+
+
+def _sentences(text: str) -> set[str]:
+    import html as html_lib
+    import re
+
+    plain = html_lib.unescape(re.sub(r"<br\s*/?>|</p>", "\n", text))
+    plain = re.sub(r"<[^>]+>", "", plain).replace("\u201c", '"').replace("\u201d", '"')
+    words = " ".join(plain.split())
+    return {s.strip() for s in re.split(r"(?<=[.!?])\s+", words) if len(s.strip()) > 3}
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_html_and_text_parts_say_the_same(renderer: TemplateRenderer, language: str) -> None:
+    """Issue 17: a customer whose client shows the HTML part reads every sentence of the text part."""
+    for purpose in PURPOSES:
+        mail = renderer.render(purpose, language, sample_context(purpose))
+        if mail.html is None:
+            continue
+        body = mail.html.split("<body", 1)[-1].split(">", 1)[-1]
+        assert _sentences(mail.text) == _sentences(body), purpose
