@@ -11,8 +11,9 @@ Decisions (the rules page leaves room; each is a parameter):
   delay". The paused days are added to the month's end date *before* the R-A3 rollover, the earlier
   (safer) of the two readings. An open pause counts up to ``now`` when given, else not at all.
 - R-A5: extensions may be decided only up to the *unpaused* original legal due, the safer reading.
-- R-B2: the complaint decision is due at the end of the local day four weeks after receipt; the
-  company's own term is a contract term, so no Atw rollover.
+- R-B2: the complaint decision is due at the end of the local day four weeks after receipt, moved
+  to the next working day when that is a weekend or public holiday: the letter must not promise a
+  decision "uiterlijk op vrijdag 1 januari" (issue 17).
 """
 
 from __future__ import annotations
@@ -100,9 +101,10 @@ def first_response_due(
 def complaint_resolution_due(
     received_at: datetime, weeks: int = 4, calendar: WorkCalendar = _DEFAULT_CALENDAR
 ) -> datetime:
-    """R-B2: "at the latest within 4 weeks" — end of the local day ``weeks`` after receipt."""
+    """R-B2: "at the latest within 4 weeks" — end of the local day ``weeks`` after receipt, or of
+    the next working day when that day is none."""
     receipt = calendar.local_date(require_aware(received_at, "received_at"))
-    return calendar.end_of_day(receipt + timedelta(weeks=weeks))
+    return calendar.end_of_day(calendar.next_working_day(receipt + timedelta(weeks=weeks)))
 
 
 @dataclass(frozen=True)

@@ -387,3 +387,16 @@ def test_first_response_hours_are_configurable_per_category() -> None:
         hours=48
     )
     assert compute_deadlines(Category.AUTOMATED, received, policy).first_response_due is None
+
+
+def test_complaint_term_skips_weekends_and_public_holidays() -> None:
+    """Issue 17 / R-B2: four weeks after Friday 4 December 2026 is New Year's Day; the letter
+    promises Monday 4 January 2027 instead; a term ending on a working day is unchanged."""
+    from mailbot.domain.calendar import WorkCalendar
+    from mailbot.domain.deadlines import complaint_resolution_due
+
+    calendar = WorkCalendar()
+    due = complaint_resolution_due(datetime(2026, 12, 4, 10, tzinfo=UTC), 4, calendar)
+    assert calendar.local_date(due) == date(2027, 1, 4)
+    plain = complaint_resolution_due(datetime(2026, 3, 3, 10, tzinfo=UTC), 4, calendar)
+    assert calendar.local_date(plain) == date(2026, 3, 31)
