@@ -184,6 +184,9 @@ class ListenerSettings:
     enabled: bool
     host: str
     port: int
+    #: The listener has no authentication: beyond loopback only when the operator says a border
+    #: MTA on a private network is the only thing that can reach it.
+    private_network: bool = False
 
 
 @dataclass(frozen=True)
@@ -507,6 +510,7 @@ _SCHEMA: dict[str, dict[str, _Key]] = {
         "enabled": _Key(_boolean, True),
         "host": _Key(_string, "127.0.0.1"),
         "port": _Key(_port, 8025),
+        "private_network": _Key(_boolean, False),
     },
     "staff": {
         # Head office, not the mailbox mailbot reads: staff notices must never come back as mail.
@@ -677,7 +681,7 @@ def _build(
         storage=_storage(values["storage"], base),
         imap=_imap(values["imap"], base),
         smtp=_smtp(values["smtp"], base, organisation),
-        listener=ListenerSettings(**values["listener"]),
+        listener=_listener(values["listener"]),
         staff=StaffSettings(
             addresses=staff_raw["addresses"],
             escalation_address=staff_raw["escalation_address"] or staff_raw["addresses"][0],
@@ -694,6 +698,18 @@ def _build(
         master_key=master_key,
         config_file=config_file,
     )
+
+
+def _listener(raw: Mapping[str, Any]) -> ListenerSettings:
+    listener = ListenerSettings(**raw)
+    if listener.enabled and not _is_loopback(listener.host) and not listener.private_network:
+        raise ConfigError(
+            "listener.host",
+            f"{listener.host!r} is beyond loopback, and the listener accepts mail without "
+            "authentication; bind it to 127.0.0.1, or set listener.private_network = true if only "
+            "your own border MTA on a private network can reach it",
+        )
+    return listener
 
 
 def _identity(raw: Mapping[str, Any]) -> IdentitySettings:

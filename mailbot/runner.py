@@ -16,6 +16,7 @@ from types import FrameType
 from typing import Any
 
 from mailbot.bootstrap import App
+from mailbot.health import record_pass
 from mailbot.services.pipeline import run_pass
 from mailbot.services.ports import Source
 
@@ -79,6 +80,10 @@ class Runner:
                 continue
             if summary.fetched:
                 log.info("intake", extra={"source": source.name, **summary.as_dict()})
+            try:
+                record_pass(self.app.settings, self.app.clock())
+            except OSError:  # a full or read-only disk must not stop intake; health will say so
+                log.warning("could not record the intake heartbeat")
 
     def wait(self) -> None:
         imap = [s for s in self.sources if hasattr(s, "wait_for_mail")]

@@ -128,6 +128,29 @@ def _probes(settings: Any) -> list[tuple[str, Any]]:
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="The checks as JSON.")
+@click.option("--no-service", is_flag=True, help="Skip the last-pass check (no mailbot run expected).")
+@click.pass_context
+def health(ctx: click.Context, as_json: bool, no_service: bool) -> None:
+    """Database, source and the running service's last intake pass; exit 1 if any is unhealthy.
+
+    Example (a container HEALTHCHECK): mailbot health
+    """
+    from datetime import UTC, datetime
+
+    from mailbot.health import checks
+
+    found = checks(settings_of(ctx), datetime.now(UTC), service=not no_service)
+    if as_json:
+        click.echo(json.dumps([{"check": c.name, "ok": c.ok, "detail": c.detail} for c in found]))
+    else:
+        for c in found:
+            click.echo(f"{c.name}: {'ok' if c.ok else 'FAILED'} ({c.detail})")
+    if not all(c.ok for c in found):
+        sys.exit(1)
+
+
+@main.command()
 @click.option("--once", is_flag=True, help="One pass over the source, then exit (required).")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.pass_context

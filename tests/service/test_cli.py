@@ -152,3 +152,31 @@ def test_one_shot_commands_without_once_say_what_they_do(env: dict[str, str], co
 def test_templates_preview_typo_lists_the_purposes(env: dict[str, str]) -> None:
     code, out = run(env, "templates", "preview", "ack_complain", "nl")
     assert code == 2 and 'did you mean "ack_complaint"' in out and "staff_answer" in out
+
+
+def test_health_reports_each_check_and_fails_without_a_recent_pass(
+    env: dict[str, str], tmp_path: Path, database_url: str
+) -> None:
+    """Issue 17: the container HEALTHCHECK. Before init nothing is healthy; after init the
+    database and source are, but no service has passed yet; a fresh heartbeat makes it healthy,
+    a stale one does not."""
+    from datetime import UTC, datetime, timedelta
+
+    from mailbot.config import load_settings
+    from mailbot.health import record_pass
+
+    if database_url.startswith("sqlite"):  # the PostgreSQL test database comes migrated
+        code, out = run(env, "health", "--no-service")
+        assert code == 1 and "database: FAILED" in out and "does not exist" in out
+    assert run(env, "init")[0] == 0
+    code, out = run(env, "health", "--no-service")
+    assert code == 0 and "database: ok" in out and "source: ok" in out, out
+    code, out = run(env, "health")
+    assert code == 1 and "no intake pass recorded" in out
+    settings = load_settings(None, env)
+    record_pass(settings, datetime.now(UTC))
+    code, out = run(env, "health", "--json")
+    assert code == 0 and all(c["ok"] for c in json.loads(out))
+    record_pass(settings, datetime.now(UTC) - timedelta(hours=1))
+    code, out = run(env, "health")
+    assert code == 1 and "intake: FAILED (last pass" in out

@@ -467,6 +467,13 @@ REMOTE_IMAP = '[imap]\nhost = "imap.example.nl"\nusername = "u"\npassword = "p"\
             id="staff-is-the-mailbox",
         ),
         pytest.param(
+            None,
+            {"MAILBOT_LISTENER__HOST": "0.0.0.0"},
+            "listener.host",
+            "without authentication",
+            id="listener-exposed",
+        ),
+        pytest.param(
             '[staff]\naddresses = "a@b.nl"\n', None, "staff.addresses", "must be a list", id="not-list"
         ),
         pytest.param(
@@ -653,3 +660,9 @@ def test_docs_example_loads(tmp_path: Path) -> None:
     )
     assert settings.imap.enabled and settings.smtp.enabled
     assert settings.deadlines.extra_holidays == (date(2026, 5, 15),)
+
+
+def test_listener_beyond_loopback_only_on_a_declared_private_network(tmp_path: Path) -> None:
+    env = {"MAILBOT_LISTENER__HOST": "0.0.0.0", "MAILBOT_LISTENER__PRIVATE_NETWORK": "true"}
+    settings = load_settings(None, env)
+    assert (settings.listener.host, settings.listener.private_network) == ("0.0.0.0", True)
