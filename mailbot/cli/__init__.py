@@ -265,6 +265,7 @@ _OPTIONAL = {
     "mailbot.cli.staff": None,  # adds reply/note/assign/status/close to ``tickets``
     "mailbot.cli.rights": None,  # adds restrict/unrestrict to ``customers``
     "mailbot.cli.customers": None,
+    "mailbot.cli.keys": None,
 }
 
 
