@@ -234,7 +234,24 @@ class App:
         """Periodic jobs for the scheduler: send every 10 s, the deadline sweep every minute, the
         digest daily at the configured time (the last two behind a lease)."""
         digest_at = self.settings.staff.digest_time
+        backup_at = self.settings.backup.daily_at if self.settings.backup else None
+        backup_job: dict[str, Job] = (
+            {
+                "backup": (
+                    self.backup_job,
+                    {
+                        "trigger": "cron",
+                        "hour": backup_at.hour,
+                        "minute": backup_at.minute,
+                        "timezone": self.org.timezone,
+                    },
+                )
+            }
+            if backup_at
+            else {}
+        )
         return {
+            **backup_job,
             "send": (self.drain_outbox, {"trigger": "interval", "seconds": 10}),
             "deadlines": (self.deadlines.sweep_job, {"trigger": "interval", "seconds": 60}),
             "digest": (
@@ -247,6 +264,46 @@ class App:
                 },
             ),
         }
+
+    def backup_now(self, *, offsite: bool = True) -> Any:
+        """Snapshot, seal and (with ``offsite``) copy to restic; audited either way, and a failure
+        is escalated to staff — a backup nobody hears has failed is no backup (issue 16)."""
+        from mailbot.adapters import backup
+
+        settings = self.settings.backup
+        assert settings is not None
+        now = self.clock()
+        try:
+            key = backup.load_or_create_backup_key(settings.key_file)
+            manifest = backup.create(self.settings.storage.database_url, settings.dir, key, now)
+            if offsite and settings.restic_repository:
+                backup.offsite(
+                    manifest.folder,
+                    settings.restic_repository,
+                    settings.restic_password_file,
+                    settings.keep_daily,
+                    settings.keep_weekly,
+                )
+        except (backup.BackupError, OSError) as exc:
+            from mailbot.errors import plain_reason
+
+            reason = str(exc) if isinstance(exc, backup.BackupError) else plain_reason(exc)
+            with self.database.transaction() as uow:
+                uow.audit.record("backup.failed", now, reason=reason[:200])
+            self.deadlines.backup_failed(reason)
+            raise
+        with self.database.transaction() as uow:
+            uow.audit.record(
+                "backup.created", now, size=manifest.size, backend=manifest.backend, offsite=offsite
+            )
+        return manifest
+
+    def backup_job(self) -> None:
+        if self.deadlines.has_lease("backup", timedelta(hours=2)):
+            try:
+                self.backup_now()
+            except Exception:  # recorded and escalated in backup_now; the scheduler goes on
+                log.warning("scheduled backup failed")
 
     def close(self) -> None:
         self.engine.dispose()

@@ -233,6 +233,19 @@ class IdentitySettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    """Daily encrypted backups (issue 16); paths absolute after loading."""
+
+    dir: Path
+    key_file: Path
+    restic_repository: str | None
+    restic_password_file: Path
+    keep_daily: int = 7
+    keep_weekly: int = 4
+    daily_at: time = time(2, 30)
+
+
+@dataclass(frozen=True)
 class PrivacySettings:
     recipients: tuple[str, ...] = ()
 
@@ -251,6 +264,7 @@ class Settings:
     templates: PathSettings
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    backup: BackupSettings | None = None
     #: The key-encryption key from ``MAILBOT_MASTER_KEY``, if given; otherwise ``storage.key_file``.
     master_key: str | None = field(default=None, repr=False)
     #: The file the settings came from (None: defaults and environment only), for start-up logs.
@@ -548,6 +562,17 @@ _SCHEMA: dict[str, dict[str, _Key]] = {
     # Who else holds the data (processors: hosting, mail provider, newsletter tool): after a
     # rectification, erasure or restriction each gets a task until staff mark it done (R-A13).
     "privacy": {"recipients": _Key(_list_of(_string), [])},
+    # Daily encrypted backups; the keys default to the master key's directory (apart from the
+    # database), the restic repository to a local one (set any restic back end for off-site).
+    "backup": {
+        "dir": _Key(_optional_path),
+        "key_file": _Key(_optional_path),
+        "restic_repository": _Key(_optional_string),
+        "restic_password_file": _Key(_optional_path),
+        "keep_daily": _Key(_integer(1), 7),
+        "keep_weekly": _Key(_integer(0), 4),
+        "daily_at": _Key(_clock_time, "02:30"),
+    },
 }
 
 _IMAP_PORTS = {Security.TLS: 993, Security.STARTTLS: 143, Security.PLAIN: 143}
@@ -676,9 +701,10 @@ def _build(
             f"must not contain the mailbox mailbot reads ({organisation.mailbox}): staff notices "
             "would come back as new mail; give head office's own addresses",
         )
+    storage = _storage(values["storage"], base)
     return Settings(
         organisation=organisation,
-        storage=_storage(values["storage"], base),
+        storage=storage,
         imap=_imap(values["imap"], base),
         smtp=_smtp(values["smtp"], base, organisation),
         listener=_listener(values["listener"]),
@@ -692,6 +718,7 @@ def _build(
         rules=PathSettings(dir=_absolute(Path(values["rules"]["dir"]).expanduser(), base)),
         templates=PathSettings(dir=_absolute(Path(values["templates"]["dir"]).expanduser(), base)),
         identity=_identity(values["identity"]),
+        backup=_backup(values["backup"], base, storage),
         privacy=PrivacySettings(
             recipients=tuple(r.strip() for r in values["privacy"]["recipients"] if r.strip())
         ),
@@ -710,6 +737,24 @@ def _listener(raw: Mapping[str, Any]) -> ListenerSettings:
             "your own border MTA on a private network can reach it",
         )
     return listener
+
+
+def _backup(raw: Mapping[str, Any], base: Path, storage: StorageSettings) -> BackupSettings:
+    keys = storage.key_file.parent
+
+    def where(value: Path | None, default: Path) -> Path:
+        return _absolute(Path(value).expanduser(), base) if value else default
+
+    backups = where(raw["dir"], storage.dir / "backups")
+    return BackupSettings(
+        dir=backups,
+        key_file=where(raw["key_file"], keys / "backup.key"),
+        restic_repository=raw["restic_repository"] or str(backups / "restic"),
+        restic_password_file=where(raw["restic_password_file"], keys / "restic.password"),
+        keep_daily=raw["keep_daily"],
+        keep_weekly=raw["keep_weekly"],
+        daily_at=raw["daily_at"],
+    )
 
 
 def _identity(raw: Mapping[str, Any]) -> IdentitySettings:

@@ -52,6 +52,7 @@ PURPOSES: tuple[str, ...] = (
     "identity_challenge",
     "restriction_lifted",
     "request_fulfilled",
+    "backup_failed",
     "reminder",
     "escalation",
     "digest",
@@ -401,6 +402,11 @@ def sample_context(purpose: str) -> dict[str, Any]:
         }
     if purpose == "request_fulfilled":
         context["fulfilled"] = {"what": "restricted"}
+    if purpose == "backup_failed":
+        return {
+            "org": context["org"],
+            "backup": {"reason": "pg_dump failed: connection refused", "at": received},
+        }
     if purpose == "restriction_lifted":
         # About the person, not a ticket: lifting may come long after the request was closed.
         return {"org": context["org"], "customer": context["customer"], "lifted_at": received}

@@ -266,6 +266,7 @@ _OPTIONAL = {
     "mailbot.cli.rights": None,  # adds restrict/unrestrict to ``customers``
     "mailbot.cli.customers": None,
     "mailbot.cli.keys": None,
+    "mailbot.cli.backup": None,
 }
 
 

@@ -110,6 +110,12 @@ def build_digest(
             {"id": task.id, "ref": task.reference, "recipient": task.recipient, "action": task.action}
         )
     digest["quarantined"] = uow.quarantine.count_open()
+    # The daily backup's last outcome (issue 16): a failure stays visible until a backup succeeds.
+    last_ok, last_failed = uow.audit.last_at("backup.created"), uow.audit.last_at("backup.failed")
+    digest["backup"] = {
+        "last_ok": last_ok.astimezone(zone) if last_ok else None,
+        "failing": bool(last_failed and (last_ok is None or last_failed > last_ok)),
+    }
     return digest
 
 

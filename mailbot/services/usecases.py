@@ -18,7 +18,7 @@ from mailbot.domain.model import Category, Organisation, Ticket
 from mailbot.services import deadlines as deadline_service
 from mailbot.services import decisions, digest, extensions, leases
 from mailbot.services.identity import IdentityDesk, confirm_identity
-from mailbot.services.outbox import DrainReport, OutboxPolicy, Rendered, Renderer, drain
+from mailbot.services.outbox import DrainReport, OutboxPolicy, Rendered, Renderer, drain, staff_mail
 from mailbot.services.ports import Clock, Mailer
 from mailbot.services.process import DeadlineCalculator
 from mailbot.services.repositories import Database, UnitOfWork
@@ -175,6 +175,25 @@ class DeadlineActions:
         with self.database.transaction() as uow:
             content = digest.build_digest(uow, self.clock(), self.org)
         return content, digest.render_digest(self.renderer, self.org, content)
+
+    def backup_failed(self, reason: str) -> None:
+        """Escalate a failed backup at once (issue 16); the digest repeats it until one succeeds."""
+        now = self.clock()
+        context = {
+            "org": {"name": self.org.name, "mailbox": self.org.mailbox, "website": self.org.domain},
+            "backup": {"reason": reason, "at": now},
+        }
+        with self.database.transaction() as uow:
+            staff_mail(
+                uow,
+                self.renderer,
+                self.policy,
+                "backup_failed",
+                context,
+                now,
+                to=[self.notifier.escalation_address],
+            )
+        self.outbox.drain()
 
     def has_lease(self, name: str, ttl: timedelta) -> bool:
         with self.database.transaction() as uow:

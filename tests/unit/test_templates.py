@@ -42,7 +42,7 @@ def test_every_template_renders(renderer: TemplateRenderer, purpose: str, langua
     assert mail.subject and "\n" not in mail.subject and "\r" not in mail.subject
     assert mail.text.strip()
     assert "{{" not in mail.text and "{%" not in mail.text
-    if purpose not in ("digest", "restriction_lifted"):  # those two are about no single ticket
+    if purpose not in ("digest", "restriction_lifted", "backup_failed"):  # about no single ticket
         assert mail.subject.startswith("[ORD-2026-00042] ")
         assert "ORD-2026-00042" in mail.text
 
