@@ -7,6 +7,7 @@ settings, clock and servers).
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from mailbot.adapters.db.engine import make_engine, make_session_factory
 from mailbot.adapters.db.migrate import upgrade
 from mailbot.adapters.db.repos.uow import SqlDatabase
 from mailbot.adapters.db.vault import Vault
+from mailbot.adapters.erasure_ledger import LEDGER_FILE, FileErasureLedger
 from mailbot.adapters.templates import TemplateRenderer
 from mailbot.config import Settings
 from mailbot.domain.calendar import WorkCalendar
@@ -31,12 +33,13 @@ from mailbot.domain.model import Category, Organisation, Ticket
 from mailbot.domain.staff_mail import ReplyAddresses
 from mailbot.services import leases
 from mailbot.services.deadlines import DeadlineNotifier
+from mailbot.services.erasure import ErasurePolicy, ticket_eraser
 from mailbot.services.fulfil import fulfil_request
 from mailbot.services.identity import IdentityDesk, on_challenge_answered
 from mailbot.services.identity import on_ticket_opened as identity_on_ticket_opened
 from mailbot.services.outbox import OutboxPolicy, acknowledgement_hook
 from mailbot.services.ports import Clock, Mailer, Source
-from mailbot.services.privacy_actions import AuditActions, CustomerActions
+from mailbot.services.privacy_actions import AuditActions, CustomerActions, ErasureActions
 from mailbot.services.process import Processor
 from mailbot.services.repositories import UnitOfWork
 from mailbot.services.restriction import suppression_hook
@@ -218,6 +221,7 @@ class App:
     audit: AuditActions
     customers: CustomerActions
     rights: RightsActions
+    erasure: ErasureActions
 
     def source(self) -> Source:
         s = self.settings
@@ -254,6 +258,11 @@ class App:
             **backup_job,
             "send": (self.drain_outbox, {"trigger": "interval", "seconds": 10}),
             "deadlines": (self.deadlines.sweep_job, {"trigger": "interval", "seconds": 60}),
+            # Retained data whose legal term ended, and sent erasure reports, are destroyed daily.
+            "retention": (
+                self.erasure.purge_job,
+                {"trigger": "cron", "hour": 3, "minute": 15, "timezone": self.org.timezone},
+            ),
             "digest": (
                 self.deadlines.digest_job,
                 {
@@ -276,6 +285,9 @@ class App:
         try:
             key = backup.load_or_create_backup_key(settings.key_file)
             manifest = backup.create(self.settings.storage.database_url, settings.dir, key, now)
+            ledger = self.settings.privacy.erasure_ledger
+            if ledger is not None and ledger.exists():  # carried along, so a restore elsewhere has it
+                shutil.copyfile(ledger, manifest.folder / LEDGER_FILE)
             if offsite and settings.restic_repository:
                 backup.offsite(
                     manifest.folder,
@@ -342,10 +354,18 @@ def build_app(
         deadline_policy,
     )
     recipients = settings.privacy.recipients
+    erasure_policy = ErasurePolicy(
+        duties=settings.privacy.retention,
+        recipients=recipients,
+        backup_keep=(settings.backup.keep_daily, settings.backup.keep_weekly) if settings.backup else None,
+    )
+    assert settings.privacy.erasure_ledger is not None  # set by the loader
+    ledger = FileErasureLedger(settings.privacy.erasure_ledger)
+    eraser = ticket_eraser(renderer, policy, erasure_policy, ledger)
 
     def fulfiller(uow: UnitOfWork, ticket: Ticket, actor: str, now: datetime) -> str:
         return fulfil_request(
-            uow, ticket, actor, now, renderer=renderer, policy=policy, recipients=recipients
+            uow, ticket, actor, now, renderer=renderer, policy=policy, recipients=recipients, erase=eraser
         )
 
     processor = Processor(
@@ -398,4 +418,5 @@ def build_app(
             settings.privacy.recipients,
         ),
         rights=RightsActions(database, clock, renderer, policy, settings.privacy.recipients),
+        erasure=ErasureActions(database, clock, erasure_policy, ledger, leases.new_holder()),
     )

@@ -37,6 +37,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mailbot.domain.retention import RETAINABLE_FIELDS, RetentionDuty
+
 __all__ = [
     "AfterFetch",
     "ConfigError",
@@ -248,6 +250,10 @@ class BackupSettings:
 @dataclass(frozen=True)
 class PrivacySettings:
     recipients: tuple[str, ...] = ()
+    #: Legal duties that keep some fields of an erased person (R-A12), e.g. invoices for 7 years.
+    retention: tuple[RetentionDuty, ...] = ()
+    #: The erasure ledger (keyed hashes only), beside the keys and apart from the database (R-D10).
+    erasure_ledger: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -459,6 +465,33 @@ def _list_of(item: _Convert, *, allow_empty: bool = True) -> _Convert:
     return convert
 
 
+def _retention_duty(value: object, from_env: bool) -> RetentionDuty:
+    """One ``[[privacy.retention]]`` table: name, fields, years, basis, applies_to."""
+    if from_env or not isinstance(value, dict):
+        raise _Invalid("must be a table with name, fields, years and basis (set it in the file)")
+    unknown = sorted(set(value) - {"name", "fields", "years", "basis", "applies_to"})
+    if unknown:
+        raise _Invalid(f"unknown key(s) {', '.join(unknown)}")
+    fields = value.get("fields")
+    years = value.get("years")
+    if not isinstance(value.get("name"), str) or not value["name"].strip():
+        raise _Invalid("needs a name")
+    if not isinstance(fields, list) or not fields or not all(isinstance(f, str) for f in fields):
+        raise _Invalid(f"fields must list some of {', '.join(RETAINABLE_FIELDS)}")
+    if not isinstance(years, int) or isinstance(years, bool):
+        raise _Invalid("years must be a whole number")
+    try:
+        return RetentionDuty(
+            name=value["name"].strip(),
+            fields=tuple(fields),
+            years=years,
+            basis=str(value.get("basis", "")).strip(),
+            applies_to=str(value.get("applies_to", "imported")),
+        )
+    except ValueError as error:
+        raise _Invalid(str(error)) from None
+
+
 def _iso_date(value: object, from_env: bool) -> date:
     if isinstance(value, date) and not hasattr(value, "hour"):  # TOML date, not a datetime
         return value
@@ -561,7 +594,13 @@ _SCHEMA: dict[str, dict[str, _Key]] = {
     },
     # Who else holds the data (processors: hosting, mail provider, newsletter tool): after a
     # rectification, erasure or restriction each gets a task until staff mark it done (R-A13).
-    "privacy": {"recipients": _Key(_list_of(_string), [])},
+    # Legal retention duties ([[privacy.retention]]: name, fields, years, basis, applies_to) keep
+    # those fields of an erased person under a retention key of their own (R-A12).
+    "privacy": {
+        "recipients": _Key(_list_of(_string), []),
+        "retention": _Key(_list_of(_retention_duty), []),
+        "erasure_ledger": _Key(_optional_path),
+    },
     # Daily encrypted backups; the keys default to the master key's directory (apart from the
     # database), the restic repository to a local one (set any restic back end for off-site).
     "backup": {
@@ -720,7 +759,13 @@ def _build(
         identity=_identity(values["identity"]),
         backup=_backup(values["backup"], base, storage),
         privacy=PrivacySettings(
-            recipients=tuple(r.strip() for r in values["privacy"]["recipients"] if r.strip())
+            recipients=tuple(r.strip() for r in values["privacy"]["recipients"] if r.strip()),
+            retention=values["privacy"]["retention"],
+            erasure_ledger=(
+                _absolute(Path(values["privacy"]["erasure_ledger"]).expanduser(), base)
+                if values["privacy"]["erasure_ledger"]
+                else storage.key_file.parent / "erasure-ledger.jsonl"  # erasure_ledger.LEDGER_FILE
+            ),
         ),
         master_key=master_key,
         config_file=config_file,

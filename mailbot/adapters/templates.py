@@ -345,10 +345,8 @@ def sample_context(purpose: str) -> dict[str, Any]:
     received = datetime.fromisoformat("2026-03-05T09:30:00+00:00")
     if purpose.startswith("ack_"):
         category = purpose.removeprefix("ack_")
-    elif purpose in ("extension_notice", "refusal", "identity_challenge"):
+    elif purpose in ("extension_notice", "refusal", "identity_challenge", "request_fulfilled"):
         category = "erasure"
-    elif purpose == "request_fulfilled":
-        category = "restriction"
     else:
         category = "complaint"
     gdpr = category in ("access", "rectification", "erasure", "restriction", "objection")
@@ -401,7 +399,19 @@ def sample_context(purpose: str) -> dict[str, Any]:
             "overdue": purpose == "escalation",
         }
     if purpose == "request_fulfilled":
-        context["fulfilled"] = {"what": "restricted"}
+        # The erasure report: the richest form of this letter (what a legal duty keeps, backups).
+        context["fulfilled"] = {
+            "what": "erased",
+            "retained": [
+                {
+                    "duty": "invoices",
+                    "basis": "art. 52 AWR",
+                    "fields": ["address", "company", "name"],
+                    "until": date(2033, 3, 6),
+                }
+            ],
+            "backups_gone_by": date(2026, 4, 10),
+        }
     if purpose == "backup_failed":
         return {
             "org": context["org"],

@@ -267,6 +267,7 @@ _OPTIONAL = {
     "mailbot.cli.customers": None,
     "mailbot.cli.keys": None,
     "mailbot.cli.backup": None,
+    "mailbot.cli.erasure": None,  # adds erase to ``customers``; ``retention purge``
 }
 
 

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import click
 
+from mailbot.adapters.erasure_ledger import LEDGER_FILE, read_ledger
 from mailbot.cli.common import opened_app, settings_of
+from mailbot.domain.retention import LedgerEntry
 
 
 def _fail(message: str) -> None:
@@ -94,8 +96,9 @@ def backup_restore(ctx: click.Context, folder: Path | None, latest: bool) -> Non
                     _fail("no restic repository configured (backup.restic_repository)")
                 folder = backups.fetch_latest(conf.restic_repository, conf.restic_password_file, Path(work))
             assert folder is not None
+            carried = read_ledger(folder / LEDGER_FILE)
             manifest, reapplied = backups.restore(
-                folder, key, settings.storage.database_url, reapply=lambda: _reapply_ledger(ctx)
+                folder, key, settings.storage.database_url, reapply=lambda: _reapply_ledger(ctx, carried)
             )
         except BackupIntegrityError as exc:
             click.echo(f"mailbot: backup refused: {exc}", err=True)
@@ -107,12 +110,12 @@ def backup_restore(ctx: click.Context, folder: Path | None, latest: bool) -> Non
     )
 
 
-def _reapply_ledger(ctx: click.Context) -> int:
-    """Bring the restored database up to this version's schema; the erasure ledger is re-applied
-    here once erasure keeps a ledger outside the database (see the issue 16 note)."""
-    with opened_app(ctx):
-        pass  # build_app migrates the restored database to head
-    return 0
+def _reapply_ledger(ctx: click.Context, carried: list[LedgerEntry]) -> int:
+    """Bring the restored database up to this version's schema (``build_app`` migrates it), then
+    erase again everyone on the ledger — the file beside the keys and the copy the backup carried —
+    whom the restored database still holds (R-D10)."""
+    with opened_app(ctx) as app:
+        return app.erasure.reapply(carried)
 
 
 @backup.command("list")

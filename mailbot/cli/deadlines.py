@@ -115,6 +115,7 @@ def _decision(ctx: click.Context, action: Callable[[App], str]) -> None:
 @click.pass_context
 def tickets_pause(ctx: click.Context, ref: str, actor: str) -> None:
     """The identity question went out: pause the legal clock (R-A7)."""
+
     def action(app: App) -> str:
         app.tickets.pause(ref, actor)
         return f"{ref.upper()}: legal clock paused"
@@ -128,6 +129,7 @@ def tickets_pause(ctx: click.Context, ref: str, actor: str) -> None:
 @click.pass_context
 def tickets_resume(ctx: click.Context, ref: str, actor: str) -> None:
     """The identity is settled: the legal clock runs again; shows the adjusted and unadjusted dates."""
+
     def action(app: App) -> str:
         due = app.tickets.resume(ref, actor)
         zone = ZoneInfo(app.org.timezone)
@@ -146,6 +148,7 @@ def tickets_resume(ctx: click.Context, ref: str, actor: str) -> None:
 @click.pass_context
 def tickets_refuse(ctx: click.Context, ref: str, reasons: tuple[str, ...], partial: bool, actor: str) -> None:
     """Refuse a GDPR request (or part of it) with reasons; the letter names the requester's remedies."""
+
     def action(app: App) -> str:
         app.tickets.refuse(ref, reasons, partial, actor)
         return f"{ref.upper()}: {'partial ' if partial else ''}refusal sent with {len(reasons)} reason(s)"

@@ -71,7 +71,9 @@ def import_customers(uow: UnitOfWork, text: str, now: datetime, actor: str = "st
     plan: list[tuple[CustomerRecord, Customer | None]] = []
     for number, record in parsed.records:
         existing = uow.customers.by_address(record.email)
-        if existing is not None and existing.erased_at is not None:
+        if (existing is not None and existing.erased_at is not None) or (
+            existing is None and uow.erasures.was_erased(record.email)
+        ):
             problems.append(f"row {number}: this customer was erased; an import does not bring them back")
         plan.append((record, existing))
     if problems:

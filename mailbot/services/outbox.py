@@ -74,9 +74,13 @@ def enqueue(
     customer: Customer | None = None,
     dedupe_key: str | None = None,
     record_on_ticket: bool = True,
+    own_key: bool = False,
 ) -> str:
     """Queue the serialised message (sealed by the repository) and record it on the ticket's thread.
-    Returns the outbox id."""
+    Returns the outbox id. ``own_key``: a letter that must outlive the customer's erasure (the
+    erasure report) is sealed under a key of its own and tied to neither ticket nor customer."""
+    if own_key:
+        ticket = customer = None
     customer_id = customer.id if customer else None
     outbox_id = uow.outbox.add(
         OutgoingEntry(
@@ -89,6 +93,7 @@ def enqueue(
             ticket_id=ticket.id if ticket else None,
             customer_id=customer_id,
             dedupe_key=dedupe_key,
+            own_key=own_key,
         ),
         now,
     )
@@ -159,6 +164,7 @@ def notify_customer(
     decision: Mapping[str, Any],
     now: datetime,
     dedupe_key: str,
+    own_key: bool = False,
 ) -> str:
     """A templated letter about a staff decision (extension, refusal), threaded under our
     acknowledgement. ``decision`` adds the decision's own template values to the ticket's.
@@ -181,7 +187,14 @@ def notify_customer(
         references=(ack_id,) if ack_id else (),
     )
     return enqueue(
-        uow, mail=mail, purpose=purpose, now=now, ticket=ticket, customer=customer, dedupe_key=dedupe_key
+        uow,
+        mail=mail,
+        purpose=purpose,
+        now=now,
+        ticket=ticket,
+        customer=customer,
+        dedupe_key=dedupe_key,
+        own_key=own_key,
     )
 
 
@@ -247,6 +260,7 @@ def acknowledgement_hook(renderer: Renderer, policy: OutboxPolicy) -> Callable[[
             uow.audit.record("ack.queued", now, ticket_id=ticket.id)
         else:
             uow.audit.record("ack.skipped", now, ticket_id=ticket.id, reason=decision.no_ack_reason)
+
     return on_ticket_opened
 
 

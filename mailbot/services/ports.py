@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from mailbot.domain.retention import LedgerEntry
+
 
 @dataclass(frozen=True)
 class IncomingMessage:
@@ -88,3 +90,14 @@ class TemporaryDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """5xx: give up, mark the outbox row failed, alert staff."""
+
+
+class ErasureLedgerFile(Protocol):
+    """The erasure ledger kept outside the database (beside the keys), so that restoring an older
+    backup can erase again everyone erased since (R-D5, R-D10). Entries hold keyed hashes only."""
+
+    def append(self, entry: LedgerEntry) -> None:
+        """Add the entry durably (fsync) before the erasure commits."""
+        ...
+
+    def entries(self) -> list[LedgerEntry]: ...

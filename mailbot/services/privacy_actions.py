@@ -7,14 +7,16 @@ transaction that read the data); none knows an adapter. ``bootstrap`` builds the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from mailbot.domain.audit_chain import ChainReport
 from mailbot.domain.model import Organisation
-from mailbot.services import audit, customers, export, restriction
-from mailbot.services.ports import Clock
+from mailbot.domain.retention import ErasureReport, LedgerEntry
+from mailbot.services import audit, customers, erasure, export, leases, restriction
+from mailbot.services.ports import Clock, ErasureLedgerFile
 from mailbot.services.repositories import Database
 
 
@@ -70,3 +72,59 @@ class CustomerActions:
         with self.database.transaction() as uow:
             export.record_export(uow, package, self.clock(), actor)
         return path, package.counts()
+
+
+@dataclass(frozen=True)
+class ErasureActions:
+    """Erasure by crypto-shredding (R-A12, R-D5), its re-application after a restore, and the
+    daily retention purge. Each erasure is followed by a scrub of the database files."""
+
+    database: Database
+    clock: Clock
+    policy: erasure.ErasurePolicy
+    ledger: ErasureLedgerFile
+    holder: str
+
+    def erase(self, email: str, actor: str = "staff") -> ErasureReport:
+        """Erase the customer with this address outside a ticket (staff decided it directly)."""
+        now = self.clock()
+        with self.database.transaction() as uow:
+            customer = customers.known_customer(uow, email)
+            report = erasure.erase_person(
+                uow,
+                customer,
+                actor=actor,
+                now=now,
+                policy=self.policy,
+                ledger=self.ledger,
+                reference=f"customer:{customer.id}"[:40],
+                requested_at=now,
+            )
+        self.database.scrub()
+        return report
+
+    def reapply(self, extra: Sequence[LedgerEntry] = ()) -> int:
+        """Erase again, in this (restored) database, everyone on the ledger file and ``extra``
+        (the ledger a backup carried); how many were still there."""
+        seen: set[str] = set()
+        entries: list[LedgerEntry] = []
+        for entry in [*self.ledger.entries(), *extra]:
+            if entry.erasure_id not in seen:
+                seen.add(entry.erasure_id)
+                entries.append(entry)
+        with self.database.transaction() as uow:
+            done = erasure.reapply_ledger(uow, entries, self.clock())
+        self.database.scrub()
+        return done
+
+    def purge(self) -> dict[str, int]:
+        with self.database.transaction() as uow:
+            purged = erasure.purge_expired(uow, self.clock())
+        self.database.scrub()
+        return purged
+
+    def purge_job(self) -> None:
+        with self.database.transaction() as uow:
+            mine = leases.acquire(uow, "retention", self.holder, self.clock(), timedelta(minutes=30))
+        if mine:
+            self.purge()

@@ -28,6 +28,7 @@ from mailbot.domain.model import (
     StoredMessage,
     Ticket,
 )
+from mailbot.domain.retention import LedgerEntry, Retained
 from mailbot.services.ports import Cursor
 
 
@@ -78,6 +79,9 @@ class OutgoingEntry:
     ticket_id: str | None = None
     customer_id: str | None = None
     dedupe_key: str | None = None
+    #: Sealed under a data key of its own, not the customer's: a letter that must outlive the
+    #: customer's erasure (the erasure report), destroyed by the retention purge once sent.
+    own_key: bool = False
 
 
 @dataclass(frozen=True)
@@ -283,6 +287,50 @@ class PrivacyRepository(Protocol):
     def finish_task(self, task_id: int, actor: str, now: datetime) -> RecipientTaskView | None: ...
 
 
+@dataclass(frozen=True)
+class Shredded:
+    """What ``ErasureRepository.shred`` removed (counts by kind) and the keyed hashes the erasure
+    ledger keeps to do it again after a restore."""
+
+    removed: Mapping[str, int]
+    address_hash: str
+    customer_hash: str
+    data_key_id: int
+
+
+class ErasureRepository(Protocol):
+    """Crypto-shredding (R-D5), what a legal duty keeps (R-A12) and the erasure ledger."""
+
+    def record(
+        self, reference: str, requested_at: datetime, erased_at: datetime, outcome: str, retained: str
+    ) -> str:
+        """The minimal record of the request itself (reference, dates, outcome; no content)."""
+        ...
+
+    def retain(self, erasure_id: str, retained: Retained, now: datetime) -> None:
+        """Keep what a duty requires, sealed under a retention key of its own (not the customer's)."""
+        ...
+
+    def shred(self, customer_id: str, now: datetime) -> Shredded:
+        """Delete every row sealed under the customer's data key or about their tickets' content,
+        blank their tickets' sealed fields, destroy the key, and leave a tombstone customer row."""
+        ...
+
+    def add_ledger(self, entry: LedgerEntry) -> None: ...
+    def reapply(self, entry: LedgerEntry, now: datetime) -> Shredded | None:
+        """Erase the ledger entry's person again if this (restored) database still holds them."""
+        ...
+
+    def was_erased(self, address: str) -> bool:
+        """True when an erasure of this address is on the ledger (an import must not undo it)."""
+        ...
+
+    def purge(self, now: datetime, sent_before: datetime) -> dict[str, int]:
+        """Destroy retained records whose term ended, and letters sealed apart that were sent
+        before ``sent_before``; counts by kind."""
+        ...
+
+
 class LeaseRepository(Protocol):
     def acquire(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool: ...
     def release(self, name: str, holder: str) -> None: ...
@@ -303,6 +351,7 @@ class UnitOfWork(Protocol):
     decisions: DecisionRepository
     leases: LeaseRepository
     privacy: PrivacyRepository
+    erasures: ErasureRepository
 
 
 class Database(Protocol):
@@ -310,3 +359,8 @@ class Database(Protocol):
     A unique fact recorded first by a concurrent transaction surfaces as ``Conflict``."""
 
     def transaction(self) -> AbstractContextManager[UnitOfWork]: ...
+    def scrub(self) -> None:
+        """Make deleted key material unrecoverable from the database files (after an erasure):
+        SQLite checkpoints its WAL (deletes are zeroed by ``secure_delete``); PostgreSQL rewrites
+        the data key table so no dead tuple keeps a destroyed key."""
+        ...

@@ -105,12 +105,16 @@ class StaffActions:
     fulfiller: Callable[[UnitOfWork, Ticket, str, datetime], str] | None = None
 
     def fulfil(self, ref: str, actor: str) -> str:
-        """Carry the verified request out (restriction, objection; erasure where available)."""
+        """Carry the verified request out (restriction, objection, erasure). After an erasure the
+        database files are scrubbed of the destroyed key."""
         if self.fulfiller is None:
             raise ValueError("carrying requests out is not available in this installation")
         with self.database.transaction() as uow:
             staff = self.desk.member(actor)
-            return self.fulfiller(uow, ticket_by_ref(uow, ref), staff, self.clock())
+            done = self.fulfiller(uow, ticket_by_ref(uow, ref), staff, self.clock())
+        if done.startswith("erased"):
+            self.database.scrub()
+        return done
 
     def verify(self, ref: str, method: str, actor: str) -> Ticket:
         """Staff established the requester's identity by other means (a call, a known detail)."""

@@ -263,9 +263,9 @@ PARAM_VALUES = [
     'multipart/mixed; boundary="unbalanced',
     "charset=x; charset=y",
     "text/plain; charset*=utf-8''%C3%A9",
-    "text/plain; charset=\"a\\\"b\"",
+    'text/plain; charset="a\\"b"',
     "text/plain; charset=caf\u00e9",
-    "text/plain; charset=a\"b\"c",
+    'text/plain; charset=a"b"c',
 ]
 
 
@@ -285,7 +285,7 @@ FILENAME_HEADERS = [
     ("attachment; filename=", "text/plain; name=x"),
     ("attachment; filename=<angle>", None),
     ('attachment; filename=""twice-quoted.txt""', None),
-    (None, "application/octet-stream; name=\"a\\\"b.bin\""),
+    (None, 'application/octet-stream; name="a\\"b.bin"'),
     (None, None),
 ]
 

@@ -34,6 +34,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # Deleted content is overwritten, not left in free pages: an erased customer's rows
+            # and destroyed key must not be readable from the file (R-D5).
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine

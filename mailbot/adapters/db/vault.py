@@ -15,6 +15,9 @@ from mailbot.adapters.crypto import Context, DecryptionError, Keyring, key_id_of
 from mailbot.adapters.db.models import DataKey
 
 SYSTEM_OWNER = "system"
+#: Owners of data keys that belong to no customer: a letter sealed apart, data a duty retains.
+TRANSIENT_OWNER = "transient"
+RETENTION_OWNER = "retention"
 
 
 class KeyDestroyedError(DecryptionError):
@@ -56,6 +59,12 @@ class Vault:
 
     def remember_customer_key(self, customer_id: str, key_id: int) -> None:
         self._customer_keys[customer_id] = key_id
+
+    def forget(self, key_id: int) -> None:
+        """Drop a destroyed key from the cache, so nothing in this process can still use it."""
+        self._deks.pop(key_id, None)
+        for customer_id in [c for c, k in self._customer_keys.items() if k == key_id]:
+            del self._customer_keys[customer_id]
 
     def _dek(self, session: Session, key_id: int) -> bytes:
         dek = self._deks.get(key_id)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from mailbot.adapters.db.models import Outbox, new_id
 from mailbot.adapters.db.repos.base import SqlRepository, owner_of
+from mailbot.adapters.db.vault import TRANSIENT_OWNER
 from mailbot.services.repositories import ClaimedMail, MailRecord, OutgoingEntry
 
 
@@ -27,6 +28,8 @@ class SqlOutbox(SqlRepository):
     def add(self, entry: OutgoingEntry, now: datetime) -> str:
         row_id = new_id()  # now, not at flush: the id is sealed into the payload's associated data
         key_id, owner = self.key_for(entry.customer_id, now)
+        if entry.own_key:  # outlives the customer's key; the retention purge destroys it once sent
+            key_id = self.vault.new_key(self.session, TRANSIENT_OWNER, now)
         envelope = json.dumps({"from": entry.sender, "to": list(entry.recipients)})
         self.session.add(
             Outbox(

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot.adapters.db.repos.customers import SqlCustomers
+from mailbot.adapters.db.repos.erasure import SqlErasures
 from mailbot.adapters.db.repos.mailbox import SqlMailbox, SqlQuarantine
 from mailbot.adapters.db.repos.outbox import SqlOutbox
 from mailbot.adapters.db.repos.privacy import SqlPrivacy
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
         self.decisions = SqlDecisions(session, vault)
         self.leases = SqlLeases(session, vault)
         self.privacy = SqlPrivacy(session, vault)
+        self.erasures = SqlErasures(session, vault)
 
 
 class SqlDatabase:
@@ -54,3 +56,12 @@ class SqlDatabase:
             raise Conflict(str(exc.orig).splitlines()[0] if exc.orig else "conflict") from exc
         finally:
             session.close()
+
+    def scrub(self) -> None:
+        engine = self.sessions.kw["bind"]
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM FULL data_keys")
