@@ -32,6 +32,7 @@ from mailbot.domain.ladder import LadderStep, make_steps, validate_ladder
 from mailbot.domain.model import Category, Organisation, Ticket
 from mailbot.domain.staff_mail import ReplyAddresses
 from mailbot.services import leases
+from mailbot.services.access_request import access_fulfiller
 from mailbot.services.deadlines import DeadlineNotifier
 from mailbot.services.erasure import ErasurePolicy, ticket_eraser
 from mailbot.services.fulfil import fulfil_request
@@ -362,10 +363,20 @@ def build_app(
     assert settings.privacy.erasure_ledger is not None  # set by the loader
     ledger = FileErasureLedger(settings.privacy.erasure_ledger)
     eraser = ticket_eraser(renderer, policy, erasure_policy, ledger)
+    package_writer = ZipPackageWriter(settings.templates.dir, org.timezone)
+    exporter = access_fulfiller(renderer, policy, org, package_writer, settings.storage.dir / "exports")
 
     def fulfiller(uow: UnitOfWork, ticket: Ticket, actor: str, now: datetime) -> str:
         return fulfil_request(
-            uow, ticket, actor, now, renderer=renderer, policy=policy, recipients=recipients, erase=eraser
+            uow,
+            ticket,
+            actor,
+            now,
+            renderer=renderer,
+            policy=policy,
+            recipients=recipients,
+            erase=eraser,
+            access=exporter,
         )
 
     processor = Processor(
@@ -414,7 +425,7 @@ def build_app(
             database,
             clock,
             org,
-            ZipPackageWriter(settings.templates.dir, org.timezone),
+            package_writer,
             settings.privacy.recipients,
         ),
         rights=RightsActions(database, clock, renderer, policy, settings.privacy.recipients),

@@ -88,6 +88,9 @@ class ZipPackageWriter:
         finally:
             Path(temporary).unlink(missing_ok=True)
 
+    def read(self, path: Path, limit: int) -> bytes | None:
+        return path.read_bytes() if path.stat().st_size <= limit else None
+
 
 def _link_new(source: Path, folder: Path, stem: str) -> Path:
     """Give ``source`` the first free name ``stem.zip``, ``stem-2.zip``, …; a hard link fails

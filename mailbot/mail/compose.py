@@ -195,6 +195,8 @@ class OutgoingMail:
     references: tuple[str, ...] = ()
     reply_to: str | None = None
     ticket_ref: str | None = None
+    #: (file name, MIME type, content): the access export attached to its letter.
+    attachments: tuple[tuple[str, str, bytes], ...] = ()
 
 
 def is_answerable(addr_spec: str) -> bool:
@@ -289,6 +291,10 @@ def build_message(mail: OutgoingMail) -> EmailMessage:
     msg.set_content(mail.text, charset="utf-8")
     if mail.html is not None:
         msg.add_alternative(mail.html, subtype="html", charset="utf-8")
+    for filename, content_type, content in mail.attachments:
+        _refuse_unsafe("attachment filename", filename)
+        maintype, _, subtype = content_type.partition("/")
+        msg.add_attachment(content, maintype=maintype, subtype=subtype or "octet-stream", filename=filename)
     # After the body: set_content() clears every Content-* header, Content-Language included.
     language = ", ".join(tags)
     _set(msg, "Content-Language", language, expected=language)

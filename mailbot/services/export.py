@@ -63,6 +63,10 @@ class PackageWriter(Protocol):
         as one zip in ``out_dir``; return its path."""
         ...
 
+    def read(self, path: Path, limit: int) -> bytes | None:
+        """The written zip's bytes when it is at most ``limit`` bytes (small enough to mail)."""
+        ...
+
 
 def safe_name(name: str, fallback: str = "file") -> str:
     """A file name that cannot leave its folder in the zip or upset a file system."""

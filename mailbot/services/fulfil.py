@@ -1,8 +1,8 @@
 """Carrying out a GDPR request staff decided to honour (``#fulfil`` by mail; ``tickets fulfil``).
 
 A request that acts on a person's data is carried out only once their identity is verified
-(R-A7). Restriction and objection are done here; erasure is plugged in by whoever provides it
-(``erase``). The requester is told in the same transaction that the request was honoured, and
+(R-A7). Restriction and objection are done here; erasure and the access export are plugged in
+(``erase``, ``access``). The requester is told in the same transaction that the request was honoured, and
 the ticket is resolved (its legal term is met).
 """
 
@@ -18,7 +18,9 @@ from mailbot.services.outbox import OutboxPolicy, Renderer, notify_customer
 from mailbot.services.repositories import UnitOfWork
 from mailbot.services.restriction import object_to_marketing, restrict
 
-Eraser = Callable[[UnitOfWork, Ticket, str, datetime], str]
+#: Carries one kind of verified request out: (uow, ticket, actor, now) -> what was done.
+Carrier = Callable[[UnitOfWork, Ticket, str, datetime], str]
+Eraser = Carrier
 
 
 def fulfil_request(
@@ -31,6 +33,7 @@ def fulfil_request(
     policy: OutboxPolicy,
     recipients: Sequence[str],
     erase: Eraser | None = None,
+    access: Carrier | None = None,
 ) -> str:
     """Carry the request out; returns what was done. ``DecisionRefused`` when it cannot be."""
     category = Category(ticket.category)
@@ -42,6 +45,8 @@ def fulfil_request(
         if erase is None:
             raise DecisionRefused("erasure is not available in this installation yet")
         return erase(uow, ticket, actor, now)
+    if category is Category.ACCESS and access is not None:
+        return access(uow, ticket, actor, now)
     customer, address = requester(uow, ticket)
     if category is Category.RESTRICTION:
         restrict(uow, customer, actor, now, recipients, ticket_id=ticket.id, reference=ticket.ref)
@@ -52,7 +57,7 @@ def fulfil_request(
     else:
         raise DecisionRefused(
             f"a {category.value} request is carried out with its own command "
-            "(customers export for access, customers update for rectification)"
+            "(customers update for rectification, then #close)"
         )
     notify_customer(
         uow,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -165,6 +165,7 @@ def notify_customer(
     now: datetime,
     dedupe_key: str,
     own_key: bool = False,
+    attachments: tuple[tuple[str, str, bytes], ...] = (),
 ) -> str:
     """A templated letter about a staff decision (extension, refusal), threaded under our
     acknowledgement. ``decision`` adds the decision's own template values to the ticket's.
@@ -186,6 +187,8 @@ def notify_customer(
         in_reply_to=ack_id,
         references=(ack_id,) if ack_id else (),
     )
+    if attachments:
+        mail = replace(mail, attachments=attachments)
     return enqueue(
         uow,
         mail=mail,
