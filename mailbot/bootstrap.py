@@ -429,5 +429,7 @@ def build_app(
             settings.privacy.recipients,
         ),
         rights=RightsActions(database, clock, renderer, policy, settings.privacy.recipients),
-        erasure=ErasureActions(database, clock, erasure_policy, ledger, leases.new_holder()),
+        erasure=ErasureActions(
+            database, clock, erasure_policy, ledger, leases.new_holder(), settings.privacy.ticket_retention
+        ),
     )

@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mailbot.domain.retention import RETAINABLE_FIELDS, RetentionDuty
+from mailbot.domain.retention import RETAINABLE_FIELDS, RetentionDuty, TicketRetention
 
 __all__ = [
     "AfterFetch",
@@ -254,6 +254,8 @@ class PrivacySettings:
     retention: tuple[RetentionDuty, ...] = ()
     #: The erasure ledger (keyed hashes only), beside the keys and apart from the database (R-D10).
     erasure_ledger: Path | None = None
+    #: How long closed tickets keep their correspondence before the daily purge (issue 16).
+    ticket_retention: TicketRetention = field(default_factory=TicketRetention)
 
 
 @dataclass(frozen=True)
@@ -600,6 +602,8 @@ _SCHEMA: dict[str, dict[str, _Key]] = {
         "recipients": _Key(_list_of(_string), []),
         "retention": _Key(_list_of(_retention_duty), []),
         "erasure_ledger": _Key(_optional_path),
+        "complaint_retention_months": _Key(_integer(1), 12),
+        "ticket_retention_months": _Key(_integer(1), 24),
     },
     # Daily encrypted backups; the keys default to the master key's directory (apart from the
     # database), the restic repository to a local one (set any restic back end for off-site).
@@ -765,6 +769,9 @@ def _build(
                 _absolute(Path(values["privacy"]["erasure_ledger"]).expanduser(), base)
                 if values["privacy"]["erasure_ledger"]
                 else storage.key_file.parent / "erasure-ledger.jsonl"  # erasure_ledger.LEDGER_FILE
+            ),
+            ticket_retention=TicketRetention(
+                values["privacy"]["complaint_retention_months"], values["privacy"]["ticket_retention_months"]
             ),
         ),
         master_key=master_key,

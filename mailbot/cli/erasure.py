@@ -15,6 +15,7 @@ import click
 
 from mailbot.cli.common import opened_app
 from mailbot.cli.customers import customers
+from mailbot.cli.tickets import tickets
 from mailbot.services.customers import CustomerInputError
 from mailbot.services.erasure import ErasureRefused
 
@@ -72,7 +73,40 @@ def retention_purge(ctx: click.Context) -> None:
     (``mailbot run`` does this daily at 03:15)."""
     with opened_app(ctx) as app:
         purged = app.erasure.purge()
-    click.echo(f"purged {purged['retained']} retained record(s), {purged['letters']} sent erasure report(s)")
+    click.echo(
+        f"purged {purged['tickets']} closed ticket(s) past their term, {purged['retained']} retained "
+        f"record(s), {purged['letters']} sent erasure report(s)"
+    )
+
+
+@tickets.command("hold")
+@click.argument("ref")
+@click.option("--reason", required=True, help="Why it is kept (a dispute, a legal claim); not stored.")
+@click.option("--actor", default="staff", envvar="MAILBOT_AS", help="Who decided (audited).")
+@click.pass_context
+def tickets_hold(ctx: click.Context, ref: str, reason: str, actor: str) -> None:
+    """Keep REF's correspondence past its retention term (a legal hold) until released."""
+    _hold(ctx, ref, reason, actor, hold=True)
+
+
+@tickets.command("release")
+@click.argument("ref")
+@click.option("--actor", default="staff", envvar="MAILBOT_AS", help="Who decided (audited).")
+@click.pass_context
+def tickets_release(ctx: click.Context, ref: str, actor: str) -> None:
+    """Lift REF's legal hold: the retention purge may remove its correspondence again."""
+    _hold(ctx, ref, "", actor, hold=False)
+
+
+def _hold(ctx: click.Context, ref: str, reason: str, actor: str, *, hold: bool) -> None:
+    try:
+        with opened_app(ctx) as app:
+            changed = app.erasure.hold(ref, reason, actor, hold=hold)
+    except ErasureRefused as exc:
+        click.echo(f"mailbot: {exc}", err=True)
+        sys.exit(2)
+    state = "on legal hold" if hold else "released from legal hold"
+    click.echo(f"{ref.upper()} {state}" if changed else f"{ref.upper()} was {state} already")
 
 
 commands = [retention]

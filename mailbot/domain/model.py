@@ -154,6 +154,10 @@ class Ticket:
     #: GDPR requests acting on a person's data: not_needed, pending (challenge sent), verified.
     identity_status: str | None = None
     identity_method: str | None = None  # "dmarc", "challenge", or what staff recorded
+    #: Kept past its retention term (a dispute, a legal claim) until staff release it (issue 16).
+    legal_hold: bool = False
+    #: When the retention purge removed its correspondence (the ticket stays as a husk).
+    purged_at: datetime | None = None
 
 
 @dataclass(frozen=True)

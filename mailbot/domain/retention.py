@@ -18,6 +18,7 @@ Decisions:
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -130,3 +131,31 @@ class ErasureReport:
     @property
     def outcome(self) -> str:
         return "erased-retained" if self.retained else "erased"
+
+
+@dataclass(frozen=True)
+class TicketRetention:
+    """How long a closed ticket's correspondence is kept (issue 16): complaints 12 months after
+    closing (the company's own complaint procedure, R-B2), everything else two years by default."""
+
+    complaint_months: int = 12
+    other_months: int = 24
+
+    def months_for(self, category: str) -> int:
+        return self.complaint_months if category == "complaint" else self.other_months
+
+    def earliest_cutoff(self, now: datetime) -> datetime:
+        """Tickets closed after this are kept whatever their category (the query's bound)."""
+        return add_months(now, -min(self.complaint_months, self.other_months))
+
+    def is_due(self, category: str, closed_at: datetime, legal_hold: bool, now: datetime) -> bool:
+        """True when the ticket's term has run out and no legal hold keeps it."""
+        return not legal_hold and closed_at <= add_months(now, -self.months_for(category))
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """``months`` later (or earlier when negative), the day clipped to the month's last day."""
+    index = moment.year * 12 + (moment.month - 1) + months
+    year, month = divmod(index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)

@@ -26,6 +26,7 @@ from mailbot.domain.retention import (
     ErasureReport,
     LedgerEntry,
     RetentionDuty,
+    TicketRetention,
     backups_gone_by,
     what_to_keep,
 )
@@ -189,3 +190,34 @@ def purge_expired(uow: UnitOfWork, now: datetime) -> dict[str, int]:
     if any(purged.values()):
         uow.audit.record("retention.purged", now, retained=purged["retained"], letters=purged["letters"])
     return purged
+
+
+def purge_closed_tickets(uow: UnitOfWork, retention: TicketRetention, now: datetime, limit: int = 500) -> int:
+    """The daily ticket retention: closed tickets past their term (per category, R-B2) lose their
+    correspondence unless on legal hold; each audited. How many were purged (at most ``limit``
+    per run, so one run never holds a long transaction)."""
+    purged = 0
+    for ticket in uow.tickets.closed_unpurged(retention.earliest_cutoff(now), limit):
+        if not retention.is_due(ticket.category, ticket.updated_at, ticket.legal_hold, now):
+            continue
+        removed = uow.erasures.purge_ticket(ticket.id, now)
+        uow.audit.record("ticket.purged", now, ticket_id=ticket.id, removed=removed)
+        purged += 1
+    return purged
+
+
+def set_legal_hold(
+    uow: UnitOfWork, ticket: Ticket, hold: bool, reason: str, actor: str, now: datetime
+) -> bool:
+    """Keep a ticket past its retention term (or release it); False when nothing changed. The
+    reason is required to hold and audited by kind only (it may name the person)."""
+    if hold and not reason.strip():
+        raise ErasureRefused("say why the ticket is held (a dispute, a legal claim)")
+    if ticket.purged_at is not None:
+        raise ErasureRefused("this ticket's correspondence was purged already")
+    if ticket.legal_hold == hold:
+        return False
+    ticket.legal_hold = hold  # updated_at stays: the retention term runs from the closing
+    uow.tickets.save(ticket)
+    uow.audit.record("ticket.held" if hold else "ticket.released", now, ticket_id=ticket.id, actor=actor)
+    return True

@@ -8,13 +8,13 @@ transaction that read the data); none knows an adapter. ``bootstrap`` builds the
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 from mailbot.domain.audit_chain import ChainReport
 from mailbot.domain.model import Organisation
-from mailbot.domain.retention import ErasureReport, LedgerEntry
+from mailbot.domain.retention import ErasureReport, LedgerEntry, TicketRetention
 from mailbot.services import audit, customers, erasure, export, leases, restriction
 from mailbot.services.ports import Clock, ErasureLedgerFile
 from mailbot.services.repositories import Database
@@ -84,6 +84,7 @@ class ErasureActions:
     policy: erasure.ErasurePolicy
     ledger: ErasureLedgerFile
     holder: str
+    ticket_retention: TicketRetention = field(default_factory=TicketRetention)
 
     def erase(self, email: str, actor: str = "staff") -> ErasureReport:
         """Erase the customer with this address outside a ticket (staff decided it directly)."""
@@ -118,10 +119,21 @@ class ErasureActions:
         return done
 
     def purge(self) -> dict[str, int]:
+        """The daily retention job: closed tickets past their term, retained records whose duty
+        ended, erasure reports sent two weeks ago."""
         with self.database.transaction() as uow:
             purged = erasure.purge_expired(uow, self.clock())
+            purged["tickets"] = erasure.purge_closed_tickets(uow, self.ticket_retention, self.clock())
         self.database.scrub()
         return purged
+
+    def hold(self, ref: str, reason: str, actor: str = "staff", hold: bool = True) -> bool:
+        """Keep a closed ticket past its retention term (``hold``), or release it."""
+        with self.database.transaction() as uow:
+            ticket = uow.tickets.by_ref(ref.strip().upper())
+            if ticket is None:
+                raise erasure.ErasureRefused(f"no ticket {ref.strip()}")
+            return erasure.set_legal_hold(uow, ticket, hold, reason, actor, self.clock())
 
     def purge_job(self) -> None:
         with self.database.transaction() as uow:

@@ -194,6 +194,10 @@ class TicketRepository(Protocol):
         """The customer's tickets, oldest first."""
         ...
 
+    def closed_unpurged(self, closed_before: datetime, limit: int) -> builtins.list[Ticket]:
+        """Closed/resolved tickets, not purged nor on legal hold, last changed before the bound."""
+        ...
+
 
 class MessageRepository(Protocol):
     def add(self, message: NewMessage) -> str: ...
@@ -323,6 +327,10 @@ class ErasureRepository(Protocol):
 
     def was_erased(self, address: str) -> bool:
         """True when an erasure of this address is on the ledger (an import must not undo it)."""
+        ...
+
+    def purge_ticket(self, ticket_id: str, now: datetime) -> dict[str, int]:
+        """Delete a closed ticket's correspondence; the ticket stays as a husk (``purged_at``)."""
         ...
 
     def purge(self, now: datetime, sent_before: datetime) -> dict[str, int]:

@@ -228,7 +228,7 @@ def test_r_a12_the_retention_purge_destroys_what_was_kept_when_the_term_ends(
 ) -> None:  # type: ignore[no-untyped-def]
     correspond(talk)
     app.erasure.erase(ANNA, STAFF)
-    assert app.erasure.purge() == {"retained": 0, "letters": 0}
+    assert app.erasure.purge() == {"retained": 0, "letters": 0, "tickets": 0}
     clock.now = clock.now + timedelta(days=7 * 366)
     assert app.erasure.purge()["retained"] == 1
     with app.engine.connect() as connection:
@@ -311,3 +311,32 @@ def test_customers_erase_asks_first_and_erases_nothing_on_no(tmp_path: Path, dat
     assert (
         unknown.exit_code == 2 and unknown.output.strip() == "mailbot: no customer with that e-mail address"
     )
+
+
+def test_closed_tickets_lose_their_correspondence_after_their_term_unless_held(
+    app: App, talk: Conversation, clock
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 16 retention: complaints 12 months after closing (R-B2), others 24; a legal hold keeps
+    one until released; the husk (reference, category, dates) stays."""
+    correspond(talk)
+    with app.database.transaction() as uow:
+        refs = {t.category: t.ref for t in uow.tickets.list()}
+    complaint, other = refs["complaint"], refs["other"]
+    for ref in (complaint, other):
+        app.staff.status(ref, "closed", STAFF)
+    assert app.erasure.hold(other, "geschil over de factuur", STAFF) is True
+    with pytest.raises(ValueError, match="say why"):
+        app.erasure.hold(complaint, " ", STAFF)
+    clock.now = clock.now + timedelta(days=370)
+    assert app.erasure.purge()["tickets"] == 1  # the complaint; the other is held and not yet due
+    with app.database.transaction() as uow:
+        purged = uow.tickets.by_ref(complaint)
+        assert purged is not None and purged.purged_at is not None and purged.category == "complaint"
+        assert uow.messages.of_ticket(purged.id) == [] and uow.tickets.subject(purged) == ""
+        kept = uow.tickets.by_ref(other)
+        assert kept is not None and uow.messages.of_ticket(kept.id) != []
+    clock.now = clock.now + timedelta(days=400)
+    assert app.erasure.purge()["tickets"] == 0  # held
+    assert app.erasure.hold(other, "", STAFF, hold=False) is True
+    assert app.erasure.purge()["tickets"] == 1
+    assert app.audit.verify().ok

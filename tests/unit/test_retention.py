@@ -56,3 +56,16 @@ def test_r_d10_the_ledger_survives_a_torn_line_and_keeps_its_permissions(tmp_pat
     assert [e.data_key_id for e in read_ledger(path)] == [1, 2]
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert read_ledger(tmp_path / "absent.jsonl") == []
+
+
+def test_ticket_retention_terms_per_category_and_month_arithmetic() -> None:
+    from mailbot.domain.retention import TicketRetention, add_months
+
+    assert add_months(datetime(2026, 3, 31, tzinfo=UTC), -1) == datetime(2026, 2, 28, tzinfo=UTC)
+    assert add_months(datetime(2026, 1, 15, tzinfo=UTC), 13) == datetime(2027, 2, 15, tzinfo=UTC)
+    terms = TicketRetention(complaint_months=12, other_months=24)
+    closed = datetime(2025, 12, 1, tzinfo=UTC)
+    assert terms.is_due("complaint", closed, False, NOW)
+    assert not terms.is_due("complaint", closed, True, NOW)  # legal hold
+    assert not terms.is_due("access", closed, False, NOW)
+    assert terms.earliest_cutoff(NOW) == datetime(2025, 12, 6, 10, 0, tzinfo=UTC)

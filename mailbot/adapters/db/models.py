@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -124,6 +125,8 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     identity_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     identity_method: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class TicketParticipant(Base):

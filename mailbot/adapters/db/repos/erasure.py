@@ -248,3 +248,32 @@ class SqlErasures(SqlRepository):
             _count(s, delete(Outbox).where(Outbox.id == row_id))
             self._destroy_key(key_id, now)
         return {"retained": len(expired), "letters": len(apart)}
+
+    def purge_ticket(self, ticket_id: str, now: datetime) -> dict[str, int]:
+        """Delete a closed ticket's correspondence (messages, attachments, original mails, sent
+        mail) and blank its sealed fields; the ticket stays as a husk with ``purged_at`` set."""
+        s = self.session
+        messages = list(s.scalars(select(Message.id).where(Message.ticket_id == ticket_id)))
+        raws = [
+            r
+            for r in s.scalars(select(Message.raw_message_id).where(Message.id.in_(messages)))
+            if r is not None
+        ]
+        removed = {
+            "attachments": _count(s, delete(Attachment).where(Attachment.message_id.in_(messages))),
+            "messages": _count(s, delete(Message).where(Message.id.in_(messages))),
+            "quarantined": _count(s, delete(Quarantine).where(Quarantine.raw_message_id.in_(raws))),
+            "raw_messages": _count(s, delete(RawMessage).where(RawMessage.id.in_(raws))),
+            "outgoing": _count(
+                s, delete(Outbox).where(Outbox.ticket_id == ticket_id, Outbox.status != "pending")
+            ),
+        }
+        _count(s, delete(TicketParticipant).where(TicketParticipant.ticket_id == ticket_id))
+        _count(s, update(Extension).where(Extension.ticket_id == ticket_id).values(reason_enc=b""))
+        _count(
+            s,
+            update(Ticket)
+            .where(Ticket.id == ticket_id)
+            .values(subject_enc=None, evidence_enc=None, purged_at=now),
+        )
+        return removed

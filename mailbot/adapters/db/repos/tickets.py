@@ -90,6 +90,21 @@ class SqlTickets(SqlRepository):
             if getattr(row, name) != getattr(ticket, name):
                 setattr(row, name, getattr(ticket, name))
 
+    def closed_unpurged(self, closed_before: datetime, limit: int) -> list[Ticket]:
+        """Closed or resolved tickets not purged nor on hold, last changed before the bound."""
+        rows = self.session.scalars(
+            select(TicketRow)
+            .where(
+                TicketRow.status.in_(("closed", "resolved")),
+                TicketRow.purged_at.is_(None),
+                TicketRow.legal_hold.is_(False),
+                TicketRow.updated_at <= closed_before,
+            )
+            .order_by(TicketRow.updated_at)
+            .limit(limit)
+        )
+        return [ticket_of(row) for row in rows]
+
     def subject(self, ticket: Ticket) -> str:
         row = self.session.get(TicketRow, ticket.id)
         return (
