@@ -46,6 +46,7 @@ __all__ = [
     "HoursMode",
     "ImapSettings",
     "ListenerSettings",
+    "ModelSettings",
     "OrganisationSettings",
     "PathSettings",
     "ProcessingSettings",
@@ -259,6 +260,13 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class ModelSettings:
+    file: Path
+    corpus: tuple[Path, ...]
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class Settings:
     organisation: OrganisationSettings
     storage: StorageSettings
@@ -273,6 +281,7 @@ class Settings:
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     backup: BackupSettings | None = None
+    model: ModelSettings | None = None
     #: The key-encryption key from ``MAILBOT_MASTER_KEY``, if given; otherwise ``storage.key_file``.
     master_key: str | None = field(default=None, repr=False)
     #: The file the settings came from (None: defaults and environment only), for start-up logs.
@@ -588,6 +597,14 @@ _SCHEMA: dict[str, dict[str, _Key]] = {
     },
     "rules": {"dir": _Key(_path, "rules")},
     "templates": {"dir": _Key(_path, "templates")},
+    # The trained text model (issue 14): rules read structure, the model reads the words. Built by
+    # ``mailbot model train`` (and ``mailbot init``) from the labelled sets under ``corpus``; with
+    # no model file, or ``enabled = false``, the rules classify alone.
+    "model": {
+        "enabled": _Key(_boolean, True),
+        "file": _Key(_optional_path),
+        "corpus": _Key(_list_of(_path), ["corpus"]),
+    },
     # Trust our own border server's DMARC verdict for a request from the address on file; only
     # Authentication-Results headers with this authserv-id count (R-C14).
     "identity": {
@@ -762,6 +779,15 @@ def _build(
         templates=PathSettings(dir=_absolute(Path(values["templates"]["dir"]).expanduser(), base)),
         identity=_identity(values["identity"]),
         backup=_backup(values["backup"], base, storage),
+        model=ModelSettings(
+            file=(
+                _absolute(Path(values["model"]["file"]).expanduser(), base)
+                if values["model"]["file"]
+                else storage.dir / "text-model.npz"
+            ),
+            corpus=tuple(_absolute(Path(p).expanduser(), base) for p in values["model"]["corpus"]),
+            enabled=values["model"]["enabled"],
+        ),
         privacy=PrivacySettings(
             recipients=tuple(r.strip() for r in values["privacy"]["recipients"] if r.strip()),
             retention=values["privacy"]["retention"],

@@ -31,6 +31,7 @@ _RULE_KEYS = frozenset(
         "headers",
         "languages",
         "description",
+        "override",
     }
 )
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -114,6 +115,9 @@ def _compile_rule(ruleset: RuleSet, data: dict[str, Any]) -> tuple[Rule, str | N
         unless_in = [unless_in]
     if not isinstance(unless_in, list) or any(f not in FIELDS for f in unless_in):
         raise RuleDefinitionError(f"unless_in: must list fields from {', '.join(sorted(FIELDS))}")
+    override = data.get("override", False)
+    if not isinstance(override, bool):
+        raise RuleDefinitionError("override: must be true or false")
     languages = _strings(data, "languages") if "languages" in data else []
     bad = [lang for lang in languages if lang not in _LANGS]
     if bad:
@@ -178,6 +182,7 @@ def _compile_rule(ruleset: RuleSet, data: dict[str, Any]) -> tuple[Rule, str | N
         languages=frozenset(languages),
         description=str(data.get("description", "")),
         unless_in=tuple(unless_in),
+        override=override,
     )
     if not (rule.any or rule.all or rule.regex or rule.headers):
         raise RuleDefinitionError("any: a rule needs at least one of any, all, regex or headers")

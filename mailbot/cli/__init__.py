@@ -39,12 +39,21 @@ def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
 @main.command()
 @click.pass_context
 def init(ctx: click.Context) -> None:
-    """Create the storage directory, the key file and the database schema."""
+    """Create the storage directory, the key file, the database schema and the text model."""
     settings = settings_of(ctx)
     from mailbot.adapters.maildir import ensure_maildir
 
     ensure_maildir(settings.storage.inbox_dir)
     ensure_maildir(settings.storage.sent_dir)
+    model = settings.model
+    if model is not None and model.enabled and not model.file.exists():
+        if any(p.is_dir() for p in model.corpus):
+            from mailbot.cli.model import train_model
+
+            meta = train_model(tuple(p for p in model.corpus if p.is_dir()), model.file)
+            click.echo(f"text model trained on {meta['examples']} labelled messages: {model.file}")
+        else:
+            click.echo(f"no labelled corpus at {', '.join(map(str, model.corpus))}: the rules classify alone")
     app = build(ctx, settings)
     app.close()
     click.echo(f"initialised {settings.storage.dir} (database and key ready)")
@@ -57,6 +66,9 @@ def check_config(ctx: click.Context, connect: bool) -> None:
     """Validate the configuration; with --connect, reach every service and report each."""
     settings = settings_of(ctx)
     click.echo("configuration: ok")
+    model = settings.model
+    if model is not None and model.enabled and not model.file.exists():
+        click.echo(f"text model: none at {model.file}, the rules classify alone (mailbot model train)")
     if not connect:
         return
     failures = 0
@@ -268,6 +280,7 @@ _OPTIONAL = {
     "mailbot.cli.keys": None,
     "mailbot.cli.backup": None,
     "mailbot.cli.erasure": None,  # adds erase to ``customers``; ``retention purge``
+    "mailbot.cli.model": None,
 }
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from mailbot.adapters.rules_loader import RulesError, load_ruleset
-from mailbot.domain.classifier import Classifier, RulesClassifier
+from mailbot.domain.classifier import Classifier
 from mailbot.domain.model import DUTCH_LABELS, Category, Classification, Organisation
 from mailbot.domain.rules import classify_unparseable
 from mailbot.mail.parse import UnparseableMail, parse_message
@@ -140,19 +140,43 @@ def _report(labels_csv: Path, folder: Path, classifier: Classifier, org: Organis
     help="Directory of rules/*.toml.",
 )
 @click.option(
+    "--model",
+    "model_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("storage/text-model.npz"),
+    show_default=True,
+    help="The text model (mailbot model train); missing: the rules alone.",
+)
+@click.option("--rules-only", is_flag=True, help="Ignore the text model.")
+@click.option(
     "--report",
     "labels_csv",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Labels CSV (file,category): print accuracy, confusion matrix and misclassified files for FOLDER.",
 )
-def command(paths: tuple[Path, ...], as_json: bool, rules_dir: Path, labels_csv: Path | None) -> None:
+def command(
+    paths: tuple[Path, ...],
+    as_json: bool,
+    rules_dir: Path,
+    model_file: Path,
+    rules_only: bool,
+    labels_csv: Path | None,
+) -> None:
     """Classify .eml files or folders without a database; or score them against a labels CSV."""
+    from mailbot.adapters.text_model import ModelFileError
+    from mailbot.bootstrap import classifier_for
+
     try:
         ruleset = load_ruleset(rules_dir)
     except RulesError as exc:
         raise click.ClickException(f"rules refused: {exc}") from None
     org = Organisation()
-    classifier = RulesClassifier(ruleset, org)
+    if not rules_only and not model_file.exists():
+        click.echo(f"no text model at {model_file}: the rules classify alone", err=True)
+    try:
+        classifier = classifier_for(ruleset, org, None if rules_only else model_file)
+    except ModelFileError as exc:
+        raise click.ClickException(str(exc)) from None
     if labels_csv is not None:
         if len(paths) != 1 or not paths[0].is_dir():
             raise click.UsageError("--report takes exactly one FOLDER")

@@ -36,12 +36,16 @@ def settings_of(ctx: click.Context) -> Settings:
 
 def build(ctx: click.Context, settings: Settings | None = None) -> App:
     from mailbot.adapters.rules_loader import RulesError
+    from mailbot.adapters.text_model import ModelFileError
     from mailbot.bootstrap import build_app
 
     try:
         return build_app(settings or settings_of(ctx))
     except RulesError as exc:
         click.echo(f"mailbot: rules error: {exc}", err=True)
+        sys.exit(2)
+    except ModelFileError as exc:
+        click.echo(f"mailbot: model error: {exc}", err=True)
         sys.exit(2)
     except ValueError as exc:  # key file problems and the like: say so plainly
         click.echo(f"mailbot: {exc}", err=True)

@@ -1,17 +1,24 @@
-"""What ``decide`` needs from a classifier, and the rules-based one.
+"""What ``decide`` needs from a classifier: the rules alone, or the rules with a trained text model.
 
 A classifier answers two questions about a parsed message: what it is (automated mail first, then
 the content category, never "reply" — threading is decided against tickets, not guessed here),
 and, for a message that turned out to be a reply, what its own words ask (its secondary intent).
+
+With a model, the rules keep what rules are good at — machine mail recognised from headers and
+structure, and the company's overrides ("klacht" in the subject is a complaint, R-B1) — and the
+model reads the words (:func:`decide_content`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from mailbot.domain.model import Classification, Organisation
-from mailbot.domain.rules import RuleSet, classify_content, reply_intent
+from mailbot.domain.model import GDPR_CATEGORIES, Category, Classification, Organisation
+from mailbot.domain.model_text import model_text
+from mailbot.domain.rules import RuleSet, classify_content, reply_intent, reply_override, structural_verdict
+from mailbot.domain.threading import find_ticket_refs
 from mailbot.mail.parse import ParsedMail
 
 
@@ -32,3 +39,160 @@ class RulesClassifier:
 
     def reply_intent(self, parsed: ParsedMail) -> Classification:
         return reply_intent(parsed, self.ruleset)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A text model's share per category (summing to 1) and, for the strongest categories, the
+    words that counted most for them."""
+
+    shares: Mapping[Category, float]
+    reasons: Mapping[Category, tuple[str, ...]] = field(default_factory=dict)
+
+
+class TextScorer(Protocol):
+    def predict(self, text: str) -> Prediction: ...
+
+
+#: R-A16: a rights request this plausible is filed as that request, with the triage flag, rather
+#: than as "other" — a missed request loses its legal month, an extra look costs a minute.
+GDPR_PLAUSIBLE = 0.2
+#: …and this plausible when the word rules, read as a second opinion, found that same request.
+RULES_AGREE = 0.1
+#: Below this share a GDPR request or a complaint read from the words gets a human check (R-B1).
+CONFIDENT = 0.6
+#: Mail filed as "other" with a rights request this faintly plausible still gets a human look.
+FAINT_REQUEST = 0.05
+#: A second category this strong is the message's secondary intent.
+SECONDARY = 0.25
+#: The model may call mail automated only when it is this sure and no request is plausible:
+#: automated mail is never answered, so a wrong call would leave a person without an answer.
+AUTOMATED_SURE = 0.6
+#: "Klacht" in the subject is a complaint (R-B1) — unless the words are this clearly a rights
+#: request, which then leads (its legal term) with the complaint as secondary: the 48-hour first
+#: answer applies to both, so the company's promise is kept either way.
+REQUEST_OVER_OVERRIDE = 0.8
+
+
+def decide_content(
+    prediction: Prediction,
+    language: str,
+    *,
+    allow_automated: bool = True,
+    override: Classification | None = None,
+    rules_request: Callable[[], Category | None] = lambda: None,
+) -> Classification:
+    """The model's shares → the content decision, biased towards recall of rights requests."""
+    shares = prediction.shares
+    ranked = sorted(shares, key=lambda c: -shares[c])
+    gdpr = [c for c in ranked if c in GDPR_CATEGORIES]
+    best_gdpr = gdpr[0] if gdpr else None
+    gdpr_share = shares[best_gdpr] if best_gdpr is not None else 0.0
+    if override is not None:
+        if (
+            best_gdpr is not None
+            and gdpr_share >= REQUEST_OVER_OVERRIDE
+            and override.category is not best_gdpr
+        ):
+            return Classification(
+                category=best_gdpr,
+                rule="model",
+                confidence=round(gdpr_share, 3),
+                evidence=(*_evidence(prediction, best_gdpr), *override.evidence),
+                secondary=override.category,
+                language=language,
+            )
+        return override
+    top = ranked[0]
+    if top is Category.AUTOMATED:
+        if allow_automated and shares[top] >= AUTOMATED_SURE and gdpr_share < GDPR_PLAUSIBLE:
+            return Classification(
+                category=Category.AUTOMATED,
+                rule="model",
+                confidence=round(shares[top], 3),
+                evidence=_evidence(prediction, top),
+                triage=True,  # no header said so: a human confirms that nobody waits for an answer
+                language=language,
+                automated=True,
+                automated_reasons=("model: reads like machine mail",),
+            )
+        ranked = [c for c in ranked if c is not Category.AUTOMATED]
+        top = ranked[0]
+    triage = False
+    if top not in GDPR_CATEGORIES:
+        if best_gdpr is not None and gdpr_share >= GDPR_PLAUSIBLE:
+            top, triage = best_gdpr, True
+        elif (request := rules_request()) is not None and shares.get(request, 0.0) >= RULES_AGREE:
+            top, triage = request, True
+    share = shares[top]
+    if share < CONFIDENT and (top in GDPR_CATEGORIES or top is Category.COMPLAINT):
+        triage = True
+    faint = best_gdpr if gdpr_share >= FAINT_REQUEST else (rules_request() if top is Category.OTHER else None)
+    if top is Category.OTHER and faint is not None:
+        return Classification(
+            category=top,
+            rule="model",
+            confidence=round(share, 3),
+            evidence=_evidence(prediction, top),
+            secondary=faint,
+            triage=True,
+            language=language,
+        )
+    runner = next((c for c in ranked if c is not top and c not in (Category.OTHER, Category.AUTOMATED)), None)
+    secondary = (
+        runner if runner is not None and top is not Category.OTHER and shares[runner] >= SECONDARY else None
+    )
+    return Classification(
+        category=top,
+        rule="model",
+        confidence=round(share, 3),
+        evidence=_evidence(prediction, top),
+        secondary=secondary,
+        triage=triage,
+        language=language,
+    )
+
+
+def _evidence(prediction: Prediction, category: Category) -> tuple[str, ...]:
+    share = f"p({category.value})={prediction.shares[category]:.2f}"
+    return (share, *prediction.reasons.get(category, ()))
+
+
+@dataclass(frozen=True)
+class ModelClassifier:
+    """Rules for structure and overrides, the text model for the words."""
+
+    ruleset: RuleSet
+    org: Organisation
+    model: TextScorer
+
+    def content(self, parsed: ParsedMail) -> Classification:
+        structure = structural_verdict(parsed, self.ruleset, self.org)
+        if structure.verdict is not None:
+            return structure.verdict
+        prediction = self.model.predict(model_text(parsed))
+        # mail in one of our threads is decided by threading: a person answering us writes in a
+        # thread, so words alone never make such mail "automated" (only its headers can)
+        threaded = bool(
+            parsed.in_reply_to
+            or parsed.references
+            or find_ticket_refs(parsed.subject, self.org.ticket_prefix)
+        )
+        return decide_content(
+            prediction,
+            structure.language,
+            allow_automated=not threaded,
+            override=structure.override,
+            rules_request=structure.rules_request,
+        )
+
+    def reply_intent(self, parsed: ParsedMail) -> Classification:
+        structure = reply_override(parsed, self.ruleset)
+        prediction = self.model.predict(model_text(parsed, with_subject=False))
+        return decide_content(
+            prediction,
+            structure.language,
+            allow_automated=False,
+            override=structure.override,
+            rules_request=structure.rules_request,
+        )

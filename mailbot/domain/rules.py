@@ -128,6 +128,7 @@ class Rule:
     languages: frozenset[str] = frozenset()
     description: str = ""
     unless_in: tuple[str, ...] = ()  # fields the veto reads; empty = the rule's own fields
+    override: bool = False  # a company decision ("klacht" in the subject) no text model may overrule
 
 
 @dataclass(frozen=True)
@@ -747,6 +748,64 @@ def classify_content(parsed: ParsedMail, ruleset: RuleSet, org: Organisation) ->
     if auto is not None:
         return auto
     return _decide_content(msg, ruleset)
+
+
+class Structure:
+    """What the rules settle before a text model reads the words: machine mail (``verdict``,
+    automated) and the company's overrides (``override``); and, asked for only when the model
+    is unsure (it costs a full rules pass), the request the word rules would have chosen."""
+
+    def __init__(
+        self,
+        verdict: Classification | None,
+        language: str,
+        override: Classification | None = None,
+        msg: _Message | None = None,
+        ruleset: RuleSet | None = None,
+    ) -> None:
+        self.verdict = verdict
+        self.language = language
+        self.override = override
+        self._msg = msg
+        self._ruleset = ruleset
+
+    def rules_request(self) -> Category | None:
+        """The GDPR category the word rules choose for this message, if they choose one."""
+        if self._msg is None or self._ruleset is None:
+            return None
+        opinion = _decide_content(self._msg, self._ruleset)
+        return opinion.category if opinion.category in GDPR_CATEGORIES else None
+
+
+def structural_verdict(parsed: ParsedMail, ruleset: RuleSet, org: Organisation) -> Structure:
+    """Automated mail first (headers and structure), then the override rules (``override = true``)."""
+    msg = _prepare(parsed, ruleset)
+    auto = _automated(msg, ruleset, org)
+    if auto is not None:
+        return Structure(auto, msg.language)
+    return Structure(None, msg.language, _override(msg, ruleset), msg, ruleset)
+
+
+def reply_override(parsed: ParsedMail, ruleset: RuleSet) -> Structure:
+    """The override rules on a reply's own words (its subject is our acknowledgement's)."""
+    msg = _prepare(parsed, ruleset)
+    body_only = _Message(parsed, ruleset.index, "", msg.own, msg.forwarded, msg.quoted, msg.language)
+    return Structure(None, msg.language, _override(body_only, ruleset), body_only, ruleset)
+
+
+def _override(msg: _Message, ruleset: RuleSet) -> Classification | None:
+    rules = [r for r in ruleset.content_rules if r.override]
+    hits = evaluate_rules(msg, rules, ruleset) if rules else []
+    if not hits:
+        return None
+    best = max(hits, key=lambda h: (h.rule.weight, -ruleset.order(h.rule)))
+    return Classification(
+        category=best.rule.category,
+        rule=best.rule.id,
+        confidence=1.0,
+        evidence=(best.evidence,),
+        language=msg.language,
+    )
 
 
 def reply_intent(parsed: ParsedMail, ruleset: RuleSet) -> Classification:

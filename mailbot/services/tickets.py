@@ -1,4 +1,12 @@
-"""Staff corrections to a ticket. Deadlines always follow the category (R-A2, R-B1)."""
+"""Staff corrections to a ticket. Deadlines always follow the category (R-A2, R-B1).
+
+A correction is also a lesson for the text model (issue 14): ``corrected_examples`` hands
+``mailbot model train --include-corrections`` the original mail of every ticket staff
+reclassified, with the category it has now. No second copy is kept: the example is the ticket's
+own sealed original, so it is erased with the customer (crypto-shredding) and purged with the
+ticket's correspondence at the end of its retention term, and a ticket corrected twice teaches
+only its last category.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,8 @@ from datetime import datetime
 from mailbot.domain.model import Category
 from mailbot.services.process import DeadlineCalculator
 from mailbot.services.repositories import UnitOfWork
+
+RECLASSIFIED = "ticket.reclassified"
 
 #: Categories a ticket can be corrected to (reply and automated describe messages, not tickets).
 TICKET_CATEGORIES_FOR_STAFF = tuple(
@@ -38,7 +48,7 @@ def reclassify(
     ticket.updated_at = now
     uow.tickets.save(ticket)
     uow.audit.record(
-        "ticket.reclassified",
+        RECLASSIFIED,
         now,
         ticket_id=ticket.id,
         actor=actor,
@@ -46,3 +56,16 @@ def reclassify(
         category=category.value,
     )
     return previous, category.value
+
+
+def corrected_examples(uow: UnitOfWork) -> list[tuple[bytes, Category]]:
+    """(original mail, category staff gave it) for every reclassified ticket still holding its mail."""
+    examples = []
+    for ticket_id in uow.audit.ticket_ids_of(RECLASSIFIED):
+        ticket = uow.tickets.get(ticket_id)
+        if ticket is None:
+            continue
+        raw = uow.messages.first_customer_raw(ticket_id)
+        if raw is not None:
+            examples.append((raw, Category(ticket.category)))
+    return examples

@@ -23,7 +23,7 @@ from mailbot.services.ports import Clock, Mailer
 from mailbot.services.process import DeadlineCalculator
 from mailbot.services.repositories import Database, UnitOfWork
 from mailbot.services.staff import StaffDesk, add_note, answer, assign, set_status, ticket_by_ref
-from mailbot.services.tickets import reclassify
+from mailbot.services.tickets import corrected_examples, reclassify
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,11 @@ class TicketActions:
     def reclassify(self, ref: str, category: Category, actor: str = "staff") -> tuple[str, str]:
         with self.database.transaction() as uow:
             return reclassify(uow, ref, category, self.deadlines, self.clock(), actor)
+
+    def corrections(self) -> list[tuple[bytes, Category]]:
+        """The company's own mail as staff classified it, for ``model train --include-corrections``."""
+        with self.database.transaction() as uow:
+            return corrected_examples(uow)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
-"""Mail written without sight of the rules (tests/data/probes): the rules must generalise (issue 3).
+"""Mail written without sight of the rules (corpus/probes): the rules must generalise (issue 3).
 
 The labelled corpus is what the rules were written against; these sets were written from a
-brief by authors who saw neither the rules nor that corpus (see tests/data/probes/README.md).
+brief by authors who saw neither the rules nor that corpus (see corpus/probes/README.md).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from mailbot.domain.classifier import RulesClassifier
 from mailbot.domain.model import DUTCH_LABELS, Category, Organisation
 from tests.unit.test_rules_support import corpus_rows, shipped_rules
 
-PROBES = Path(__file__).resolve().parents[1] / "data" / "probes"
+PROBES = Path(__file__).resolve().parents[2] / "corpus" / "probes"
 SETS = {"set1": 160, "set2": 150, "set3": 140, "set4": 140, "set5": 100, "set6": 100}
 ACCURACY_FLOOR = 0.96  # the sets score 97.0-98.0% now; the labelled corpus's floor is 97%
 

@@ -139,6 +139,15 @@ class SqlAudit(SqlRepository):
     def last_at(self, kind: str) -> datetime | None:
         return self.session.scalar(select(func.max(AuditEvent.at)).where(AuditEvent.kind == kind))
 
+    def ticket_ids_of(self, kind: str) -> list[str]:
+        query = (
+            select(AuditEvent.ticket_id)
+            .where(AuditEvent.kind == kind, AuditEvent.ticket_id.is_not(None))
+            .group_by(AuditEvent.ticket_id)
+            .order_by(func.min(AuditEvent.seq))
+        )
+        return [str(t) for t in self.session.scalars(query)]
+
 
 class SqlSteps(SqlRepository):
     def keys_of(self, ticket_id: str) -> set[str]:

@@ -20,6 +20,7 @@ from mailbot.adapters.db.models import (
     Customer,
     Message,
     Outbox,
+    RawMessage,
     TicketParticipant,
     TicketSequence,
     new_id,
@@ -317,6 +318,19 @@ class SqlMessages(SqlRepository):
         meta = json.loads(self.open_text(row.meta_enc, "messages", "meta", row.id, owner_of(row.customer_id)))
         found = meta.get("message_id")
         return found if isinstance(found, str) and found else None
+
+    def first_customer_raw(self, ticket_id: str) -> bytes | None:
+        row = self.session.execute(
+            select(RawMessage.id, RawMessage.raw_enc, RawMessage.customer_id)
+            .join(Message, Message.raw_message_id == RawMessage.id)
+            .where(Message.ticket_id == ticket_id, Message.direction == "in", Message.kind == "customer")
+            .order_by(Message.received_at, Message.created_at)
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        raw_id, sealed, customer_id = row
+        return self.open_bytes(sealed, "raw_messages", "raw", raw_id, owner_of(customer_id))
 
     def earlier_inbound(self, message_id: str, exclude_raw_id: str) -> MessageLink | None:
         row = self.session.execute(
