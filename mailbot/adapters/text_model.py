@@ -68,15 +68,31 @@ class TextModel:
         self._grams: dict[str, tuple[int, ...]] = {}  # word → columns of its character n-grams
 
     def columns(self, text: str) -> Counter[int]:
-        """Column → count: what :class:`FeatureExtractor` yields, looked up in the vocabulary.
+        """Column → count: what :class:`FeatureExtractor` yields, looked up in the vocabulary."""
+        idx, counts = self._column_counts(text)
+        return Counter(dict(zip(idx.tolist(), counts.tolist(), strict=True)))
 
-        Features the model does not know are dropped as they are made, and each word's n-gram
-        columns are cached, so a message costs a few dictionary look-ups per word.
+    def _column_counts(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Present columns (sorted) and their counts.
+
+        Features the model does not know are dropped as they are made; a word pair is looked up
+        only when both its words are known (with ``min_df`` a known pair implies known words); each
+        word's n-gram columns are cached, and the counting is one ``np.unique``, so a message costs
+        a few dictionary look-ups per word.
         """
         vocab = self.vocabulary
-        words = TOKEN.findall(text)
-        counts: Counter[int] = Counter(i for w in words if (i := vocab.get("w:" + w)) is not None)
-        counts.update(i for a, b in itertools.pairwise(words) if (i := vocab.get(f"w:{a} {b}")) is not None)
+        cols: list[int] = []
+        known: list[str | None] = []
+        for w in TOKEN.findall(text):
+            i = vocab.get("w:" + w)
+            if i is None:
+                known.append(None)
+            else:
+                cols.append(i)
+                known.append(w)
+        for a, b in itertools.pairwise(known):
+            if a is not None and b is not None and (i := vocab.get(f"w:{a} {b}")) is not None:
+                cols.append(i)
         cache = self._grams
         for word in text.split():
             grams = cache.get(word)
@@ -85,17 +101,19 @@ class TextModel:
                 if len(cache) >= _GRAM_CACHE_LIMIT:
                     cache.clear()
                 cache[word] = grams
-            counts.update(grams)
-        return counts
+            cols.extend(grams)
+        if not cols:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        return np.unique(np.array(cols, dtype=np.int64), return_counts=True)
 
     def predict(self, text: str) -> Prediction:
         """Share per category, and the words that pushed the two strongest categories up."""
-        counts = self.columns(text)
-        if not counts:
+        idx, counts = self._column_counts(text)
+        if not len(idx):
             margins = self.intercept.astype(np.float64)
             return Prediction(self._shares(margins), {})
-        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
+        tf = 1.0 + np.log(counts.astype(np.float64))
         values = _normalise_blocks(tf * self.idf[idx], self._is_word[idx])
         contributions = self.weights[idx] * values[:, None]  # (present features, classes)
         margins = contributions.sum(axis=0) + self.intercept
@@ -119,15 +137,11 @@ class TextModel:
             for name, i in self.vocabulary.items():
                 self._names[i] = name
         names = self._names
-        order = np.argsort(-contribution)
-        out: list[str] = []
-        for j in order:
-            if contribution[j] <= 0 or len(out) >= limit:
-                break
-            name = names[int(idx[j])]
-            if name.startswith("w:"):
-                out.append(name[2:])
-        return tuple(out)
+        useful = np.flatnonzero(self._is_word[idx] & (contribution > 0))
+        if len(useful) > limit:
+            useful = useful[np.argpartition(-contribution[useful], limit - 1)[:limit]]
+        best = useful[np.argsort(-contribution[useful], kind="stable")]
+        return tuple(names[int(idx[j])][2:] for j in best)
 
 
 def train(examples: Sequence[Example], *, c: float = SVM_C) -> TextModel:
