@@ -11,7 +11,9 @@ the arrival time the deadlines count from when a source has no INTERNALDATE, R-A
 
 Hardening: messages over ``max_size`` (default 25 MB) get 552; aiosmtpd (≥ 1.4.5) ends DATA only
 at ``CRLF.CRLF``, and messages with a bare LF or bare CR are refused with 550 (the raw material
-of SMTP smuggling; a real mail server sends CRLF).
+of SMTP smuggling; a real mail server sends CRLF). More than ``max_recipients`` (100) RCPT TO get
+452, and beyond ``max_connections`` (20) concurrent connections a new one gets 421 and is closed
+(issue 13). Binding beyond loopback is refused by the configuration (no authentication here).
 """
 
 from __future__ import annotations
@@ -27,12 +29,17 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from mailbot.adapters.maildir_sender import deliver_to_maildir, ensure_maildir
 
 __all__ = ["DEFAULT_MAX_SIZE", "EmbeddedListener"]
 
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
+#: Issue 13: one message is for info@; a hundred recipients is a relay attempt, not a customer.
+DEFAULT_MAX_RECIPIENTS = 100
+#: Issue 13: a flood of idle connections must not exhaust file descriptors of the whole service.
+DEFAULT_MAX_CONNECTIONS = 20
 _BARE_LF = re.compile(rb"(?<!\r)\n|\r(?!\n)")
 _SAFE_TOKEN = re.compile(r"[^A-Za-z0-9.\-\[\]:_]")
 _UNSAFE_PATH = re.compile(r"[\s<>\x00-\x1f\x7f]")
@@ -60,6 +67,7 @@ class _InboxHandler:
         self.reject_bare_lf = reject_bare_lf
         self.clock = clock
         self.hostname = hostname
+        self.max_recipients = DEFAULT_MAX_RECIPIENTS
 
     def _trace(self, session: Any, envelope: Any, queue_id: str) -> bytes:
         now = self.clock().astimezone(UTC)
@@ -83,6 +91,14 @@ class _InboxHandler:
             lines.insert(0, f"Return-Path: <{sender}>\r\n")
         return "".join(lines).encode("utf-8")
 
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self.max_recipients:
+            return "452 4.5.3 Too many recipients"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         data: bytes = envelope.original_content or b""
         if len(data) > self.max_size:
@@ -96,6 +112,36 @@ class _InboxHandler:
         except OSError:
             return "451 4.3.0 Local storage error, please try again later"
         return f"250 2.0.0 OK queued as {queue_id}"
+
+
+class _CappedSMTP(SMTP):
+    """aiosmtpd's SMTP session, refusing with 421 beyond ``cap`` concurrent connections."""
+
+    def __init__(self, handler: Any, *, open_count: list[int], cap: int, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._open_count = open_count
+        self._cap = cap
+
+    def connection_made(self, transport: Any) -> None:
+        self._open_count[0] += 1
+        super().connection_made(transport)
+        if self._open_count[0] > self._cap:
+            transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
+            transport.close()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._open_count[0] -= 1
+        super().connection_lost(error)
+
+
+class _CappedController(Controller):
+    def __init__(self, handler: Any, *, max_connections: int, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._open_count = [0]
+        self._cap = max_connections
+
+    def factory(self) -> SMTP:
+        return _CappedSMTP(self.handler, open_count=self._open_count, cap=self._cap, **self.SMTP_kwargs)
 
 
 class EmbeddedListener:
@@ -115,7 +161,11 @@ class EmbeddedListener:
         reject_bare_lf: bool = True,
         clock: Callable[[], datetime] | None = None,
         server_hostname: str | None = None,
+        max_recipients: int = DEFAULT_MAX_RECIPIENTS,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
+        self.max_recipients = max_recipients
+        self.max_connections = max_connections
         self.host = host
         self.port = port
         self.inbox_dir = Path(inbox_dir)
@@ -138,8 +188,10 @@ class EmbeddedListener:
         handler = _InboxHandler(
             self.inbox_dir, self.max_size, self.reject_bare_lf, self._clock, self.server_hostname
         )
-        controller = Controller(
+        handler.max_recipients = self.max_recipients
+        controller = _CappedController(
             handler,
+            max_connections=self.max_connections,
             hostname=self.host,
             port=self.port,
             server_hostname=self.server_hostname,

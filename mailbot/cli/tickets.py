@@ -211,7 +211,7 @@ def tickets_show(ctx: click.Context, ref: str, as_json: bool, reason: str | None
             for m in uow.messages.of_ticket(ticket.id)
         ]
         data["events"] = [
-            {"at": _local(e.at, zone), "kind": e.kind, "actor": e.actor}
+            {"at": _local(e.at, zone), "kind": e.kind, "actor": e.actor, "reason": _event_reason(e)}
             for e in uow.audit.of_ticket(ticket.id)
         ]
     if as_json:
@@ -245,7 +245,27 @@ def tickets_show(ctx: click.Context, ref: str, as_json: bool, reason: str | None
         click.echo("-" * 72)
         click.echo("events:")
         for e in data["events"]:
-            click.echo(f"  {e['at']}  {e['kind']:<28} {e['actor']}")
+            reason = f"  ({e['reason']})" if e.get("reason") else ""
+            click.echo(f"  {e['at']}  {e['kind']:<28} {e['actor']}{reason}")
+
+
+_ACK_SKIP_WORDS = {
+    "unanswerable-address": "no acknowledgement: no reply can be addressed to the sender",
+    "no-sender": "no acknowledgement: the message has no readable sender",
+    "null-return-path": "no acknowledgement: null return path (a bounce or system mail)",
+    "own-address": "no acknowledgement: sent from one of our own addresses",
+    "daily-cap": "no acknowledgement: the sender reached today's cap of automatic mails",
+    "restricted": "no acknowledgement: processing of this person's data is restricted",
+    "category": "no acknowledgement for this category",
+}
+
+
+def _event_reason(event: Any) -> str | None:
+    """Why an acknowledgement was skipped, in words staff understand (issue 13); other events none."""
+    if event.kind != "ack.skipped":
+        return None
+    reason = str((event.detail or {}).get("reason", ""))
+    return _ACK_SKIP_WORDS.get(reason, f"no acknowledgement: {reason}" if reason else None)
 
 
 @click.group()

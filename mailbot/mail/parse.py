@@ -19,6 +19,7 @@ pipeline quarantines.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.errors
 import email.utils
@@ -156,15 +157,20 @@ def decode_header_value(value: str | None) -> str:
     if value is None:
         return ""
     value = str(value)[:_HEADER_LIMIT]
-    if "=?" not in value:
-        return _unfold(value)
-    try:
-        return _unfold(str(make_header(decode_header(value))))
-    except (UnicodeError, LookupError, ValueError, AssertionError, email.errors.HeaderParseError):
-        return _unfold(value)
+    if "=?" in value:
+        with contextlib.suppress(
+            UnicodeError, LookupError, ValueError, AssertionError, email.errors.HeaderParseError
+        ):
+            value = str(make_header(decode_header(value)))
+    if _CONTROLS.search(value):
+        value = _CONTROLS.sub(" ", value)
+    return _unfold(value)
 
 
 _NEWLINES = re.compile(r"[\r\n]+")
+#: NUL and the other C0 controls (tab aside) have no place in a header value; kept, they would
+#: be stored, shown to staff and refused when composing the reply's headers (issue 13).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _unfold(value: str) -> str:

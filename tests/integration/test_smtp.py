@@ -345,3 +345,42 @@ def test_mailer_to_listener_roundtrip(listener: EmbeddedListener) -> None:
     SmtpMailer("127.0.0.1", listener.port, "plain", timeout=5).send(SENDER, [CUSTOMER], data)
     [path] = list((listener.inbox_dir / "new").iterdir())
     assert path.read_bytes().endswith(data)
+
+
+def test_listener_caps_recipients_with_452(tmp_path: Path) -> None:
+    """Issue 13: mail for info@ has a few recipients; a long list is a relay attempt."""
+    lst = EmbeddedListener("127.0.0.1", 0, tmp_path / "inbox", max_recipients=3)
+    lst.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", lst.port, timeout=5) as client:
+            client.ehlo()
+            client.mail("klant@example.nl")
+            codes = [client.rcpt(f"r{i}@ordevos.nl")[0] for i in range(5)]
+    finally:
+        lst.stop()
+    assert codes == [250, 250, 250, 452, 452]
+
+
+def test_listener_refuses_connections_beyond_the_cap_with_421(tmp_path: Path) -> None:
+    """Issue 13: idle connections beyond the cap are answered 421 and closed; the ones held keep
+    working and a new connection is accepted again once one closes."""
+    with EmbeddedListener("127.0.0.1", 0, tmp_path / "inbox", max_connections=2) as lst:
+        held = [smtplib.SMTP("127.0.0.1", lst.port, timeout=5) for _ in range(2)]
+        try:
+            with pytest.raises(smtplib.SMTPConnectError) as info:
+                smtplib.SMTP("127.0.0.1", lst.port, timeout=5)
+            assert info.value.smtp_code == 421
+            assert held[0].noop()[0] == 250
+        finally:
+            for client in held:
+                client.quit()
+        deadline = time.monotonic() + 5
+        while True:  # connection_lost runs on the listener's loop shortly after QUIT
+            try:
+                with smtplib.SMTP("127.0.0.1", lst.port, timeout=5) as again:
+                    assert again.sendmail("klant@example.nl", ["info@ordevos.nl"], acknowledgement()) == {}
+                break
+            except smtplib.SMTPConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+    assert len(list((tmp_path / "inbox" / "new").iterdir())) == 1

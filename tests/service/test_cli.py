@@ -180,3 +180,21 @@ def test_health_reports_each_check_and_fails_without_a_recent_pass(
     record_pass(settings, datetime.now(UTC) - timedelta(hours=1))
     code, out = run(env, "health")
     assert code == 1 and "intake: FAILED (last pass" in out
+
+
+def test_tickets_show_says_why_an_unanswerable_sender_got_no_acknowledgement(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Issue 13: the dotless-domain sender gets a ticket; staff see in ``tickets show`` why no
+    acknowledgement went out, so they know to answer by other means."""
+    inbox = tmp_path / "storage" / "inbox"
+    deliver_to_maildir(inbox, make_mail(sender="jan@localhost", subject="Klacht over de factuur"))
+    code, out = run(env, "fetch", "--once", "--json")
+    assert code == 0 and json.loads(out.strip().splitlines()[-1])["tickets_opened"] == 1, out
+    code, out = run(env, "tickets", "list", "--json")
+    [ticket] = json.loads(out)
+    code, out = run(env, "tickets", "show", ticket["ref"])
+    assert code == 0 and "no reply can be addressed to the sender" in out, out
+    code, out = run(env, "tickets", "show", ticket["ref"], "--json")
+    reasons = [e["reason"] for e in json.loads(out)["events"] if e["kind"] == "ack.skipped"]
+    assert reasons == ["no acknowledgement: no reply can be addressed to the sender"]
