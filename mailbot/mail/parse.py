@@ -159,7 +159,7 @@ def decode_header_value(value: str | None) -> str:
     value = str(value)[:_HEADER_LIMIT]
     if "=?" in value:
         with contextlib.suppress(
-            UnicodeError, LookupError, ValueError, AssertionError, email.errors.HeaderParseError
+            UnicodeError, LookupError, ValueError, AssertionError, email.errors.MessageError
         ):
             value = str(make_header(decode_header(value)))
     if _CONTROLS.search(value):
