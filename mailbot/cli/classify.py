@@ -171,8 +171,6 @@ def command(
     except RulesError as exc:
         raise click.ClickException(f"rules refused: {exc}") from None
     org = Organisation()
-    if not rules_only and not model_file.exists():
-        click.echo(f"no text model at {model_file}: the rules classify alone", err=True)
     try:
         classifier = classifier_for(ruleset, org, None if rules_only else model_file)
     except ModelFileError as exc:
