@@ -92,13 +92,13 @@ def run(count: int, corpus: str = "all", repeat: int = 3, model_file: Path | Non
         print(f"rules + model / rules alone (best passes): {best / rules_best:.2f}")
 
 
-def _run(ruleset: Classifier, label: str, count: int, corpus: str, repeat: int) -> float:
+def _run(classifier: Classifier, label: str, count: int, corpus: str, repeat: int) -> float:
     print(f"--- {label}")
     rng = random.Random(42)
     small, big = _sources(corpus)
     org = Organisation()
     for raw in small[:200]:  # warm-up: imports, regex compilation
-        _one(raw, ruleset, org)
+        _one(raw, classifier, org)
     rates: list[float] = []
     for run_no in range(1, repeat + 1):
         # fresh made-up words every pass, so no pass is served by the word cache of the one before
@@ -106,7 +106,7 @@ def _run(ruleset: Classifier, label: str, count: int, corpus: str, repeat: int) 
         start = time.perf_counter()
         cpu_start = time.process_time()
         for raw in messages:
-            _one(raw, ruleset, org)
+            _one(raw, classifier, org)
         wall = time.perf_counter() - start
         cpu = time.process_time() - cpu_start
         rates.append(count / wall)
@@ -124,7 +124,7 @@ def _run(ruleset: Classifier, label: str, count: int, corpus: str, repeat: int) 
     print(f"machine speed now: {_reference_loop():.2f} s for 10 million empty Python loop steps")
     for path in big:
         t = time.perf_counter()
-        _one(path.read_bytes(), ruleset, org)
+        _one(path.read_bytes(), classifier, org)
         print(
             f"  large file {path.name} ({path.stat().st_size // 1024} KB): "
             f"{(time.perf_counter() - t) * 1000:.0f} ms"

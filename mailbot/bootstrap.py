@@ -11,7 +11,6 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -26,13 +25,18 @@ from mailbot.adapters.erasure_ledger import LEDGER_FILE, FileErasureLedger
 from mailbot.adapters.templates import TemplateRenderer
 from mailbot.config import Settings
 from mailbot.domain.calendar import WorkCalendar
-from mailbot.domain.classifier import Classifier, ModelClassifier, RulesClassifier
-from mailbot.domain.deadlines import DeadlinePolicy, compute_deadlines
+from mailbot.domain.classifier import Classifier
+from mailbot.domain.deadlines import DeadlinePolicy
 from mailbot.domain.identity import IdentityPolicy
-from mailbot.domain.ladder import LadderStep, make_steps, validate_ladder
-from mailbot.domain.model import Category, Organisation, Ticket
-from mailbot.domain.rules import RuleSet
+from mailbot.domain.model import Organisation, Ticket
 from mailbot.domain.staff_mail import ReplyAddresses
+from mailbot.policies import (
+    deadline_calculator,
+    deadline_policy_of,
+    ladder_of,
+    organisation_of,
+    work_calendar_of,
+)
 from mailbot.services import leases
 from mailbot.services.access_request import access_fulfiller
 from mailbot.services.deadlines import DeadlineNotifier
@@ -59,22 +63,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def organisation_of(settings: Settings) -> Organisation:
-    """Who we are. Staff addresses are people, not our machine: mail from them is never taken for
-    a loop of our own mail (R-C5); ``decide`` files it as a staff reply or internal mail instead."""
-    o = settings.organisation
-    own = tuple(dict.fromkeys([o.mailbox.lower(), settings.smtp.from_address.lower()]))
-    return Organisation(
-        name=o.name,
-        mailbox=o.mailbox,
-        domain=o.domain,
-        ticket_prefix=o.ticket_prefix,
-        timezone=o.timezone,
-        own_addresses=own,
-        staff=tuple(dict.fromkeys(a.lower() for a in settings.staff.addresses)),
-    )
-
-
 def keyring_of(settings: Settings) -> Keyring:
     """The master key from MAILBOT_MASTER_KEY, else from the key file (created on first run)."""
     if settings.master_key:
@@ -87,60 +75,6 @@ def keyring_of(settings: Settings) -> Keyring:
             extra={"key_file": str(settings.storage.key_file)},
         )
     return Keyring(material)
-
-
-def work_calendar_of(settings: Settings) -> WorkCalendar:
-    return WorkCalendar(
-        extra_holidays=frozenset(settings.deadlines.extra_holidays), zone=settings.organisation.timezone
-    )
-
-
-def deadline_policy_of(settings: Settings) -> DeadlinePolicy:
-    d = settings.deadlines
-    return DeadlinePolicy(
-        first_response_hours=d.first_response_hours,
-        hours_mode=d.hours_mode.value,
-        day_start=d.business_day_start,
-        day_end=d.business_day_end,
-        internal_target_working_days=d.internal_target_working_days,
-        complaint_resolution_weeks=d.complaint_resolution_weeks,
-    )
-
-
-def ladder_of(settings: Settings) -> dict[str, tuple[LadderStep, ...]]:
-    """The reminder/escalation ladder from configuration (issue 5), in the domain's step form."""
-    d = settings.deadlines
-    ladder = {
-        "first_response": make_steps(
-            "first_response",
-            [timedelta(hours=h) for h in d.reminder_hours_before],
-            [timedelta(hours=h) for h in d.escalation_hours_after],
-        ),
-        "legal": make_steps(
-            "legal",
-            [timedelta(days=n) for n in d.legal_reminder_days_before],
-            [timedelta(days=n) for n in d.legal_escalation_days_after],
-        ),
-    }
-    validate_ladder(ladder)
-    return ladder
-
-
-def deadline_calculator(settings: Settings) -> Callable[[Category, datetime], dict[str, datetime | None]]:
-    calendar = work_calendar_of(settings)
-    policy = deadline_policy_of(settings)
-
-    def calculate(category: Category, received_at: datetime) -> dict[str, datetime | None]:
-        due = compute_deadlines(category, received_at, policy, calendar)
-        return {
-            "first_response_due": due.first_response_due,
-            "legal_due": due.legal_due,
-            "legal_due_unpaused": due.legal_due_unpaused,
-            "internal_due": due.internal_due,
-            "resolution_due": due.resolution_due,
-        }
-
-    return calculate
 
 
 def imap_source_of(settings: Settings) -> Source:
@@ -193,25 +127,12 @@ def outbox_policy(settings: Settings, org: Organisation) -> OutboxPolicy:
 
 def rules_classifier(settings: Settings, org: Organisation) -> Classifier:
     """The configured classifier: the rules with the text model when there is one (issue 14)."""
+    from mailbot.adapters.classifiers import classifier_for
     from mailbot.adapters.rules_loader import load_ruleset
 
     model = settings.model
     model_file = model.file if model is not None and model.enabled else None
     return classifier_for(load_ruleset(settings.rules.dir), org, model_file)
-
-
-def classifier_for(ruleset: RuleSet, org: Organisation, model_file: Path | None) -> Classifier:
-    """Rules and model when ``model_file`` exists, else the rules alone (said in the log, and by
-    ``check-config``: a missing model costs about fifteen points of accuracy on unseen writers).
-    A damaged model file stops start-up with one line (ModelFileError): guessing is worse."""
-    if model_file is None:
-        return RulesClassifier(ruleset, org)
-    from mailbot.adapters.text_model import load
-
-    if not model_file.exists():
-        log.debug("no text model at %s: the rules classify alone (mailbot model train builds it)", model_file)
-        return RulesClassifier(ruleset, org)
-    return ModelClassifier(ruleset, org, load(model_file))
 
 
 #: A periodic job: the callable and its APScheduler trigger arguments.

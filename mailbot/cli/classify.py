@@ -163,8 +163,8 @@ def command(
     labels_csv: Path | None,
 ) -> None:
     """Classify .eml files or folders without a database; or score them against a labels CSV."""
+    from mailbot.adapters.classifiers import classifier_for
     from mailbot.adapters.text_model import ModelFileError
-    from mailbot.bootstrap import classifier_for
 
     try:
         ruleset = load_ruleset(rules_dir)

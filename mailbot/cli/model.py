@@ -11,13 +11,18 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mailbot.cli.common import settings_of
 
+if TYPE_CHECKING:  # the model's imports (scikit-learn, numpy) load only for the commands using them
+    from mailbot.adapters.text_model import Example
+    from mailbot.adapters.training_corpus import LabelledSet
 
-def _sets(corpus: tuple[Path, ...]) -> list:  # list[LabelledSet]
+
+def _sets(corpus: tuple[Path, ...]) -> list[LabelledSet]:
     from mailbot.adapters.training_corpus import CorpusError, load_sets
 
     missing = [str(p) for p in corpus if not p.is_dir()]
@@ -34,7 +39,7 @@ def _sets(corpus: tuple[Path, ...]) -> list:  # list[LabelledSet]
     return sets
 
 
-def train_model(corpus: tuple[Path, ...], target: Path, extra: list | None = None) -> dict:
+def train_model(corpus: tuple[Path, ...], target: Path, extra: list[Example] | None = None) -> dict[str, Any]:
     """Train on every set under ``corpus`` (plus ``extra`` examples) and write ``target``."""
     from mailbot.adapters.text_model import Example, save, train
 
@@ -45,14 +50,14 @@ def train_model(corpus: tuple[Path, ...], target: Path, extra: list | None = Non
     return model.meta
 
 
-def correction_examples(ctx: click.Context) -> list:  # list[Example]
+def correction_examples(ctx: click.Context) -> list[Example]:
     """Staff-reclassified tickets' original mail, read the way the model reads every message."""
     from mailbot.adapters.text_model import Example
     from mailbot.cli.common import opened_app
     from mailbot.domain.model_text import model_text
     from mailbot.mail.parse import UnparseableMail, parse_message
 
-    examples = []
+    examples: list[Example] = []
     with opened_app(ctx) as app:
         corrections = app.tickets.corrections()
     for raw, category in corrections:
@@ -85,7 +90,7 @@ def train_command(ctx: click.Context, corpus: tuple[Path, ...], include_correcti
     """Build the model file from the labelled sets (deterministic: same data, same model)."""
     settings = settings_of(ctx)
     assert settings.model is not None
-    extra = []
+    extra: list[Example] = []
     if include_corrections:
         extra = correction_examples(ctx)
         click.echo(f"corrections: {len(extra)} reclassified tickets")

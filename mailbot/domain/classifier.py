@@ -170,7 +170,7 @@ class ModelClassifier:
         structure = structural_verdict(parsed, self.ruleset, self.org)
         if structure.verdict is not None:
             return structure.verdict
-        prediction = self.model.predict(model_text(parsed))
+        prediction = self.model.predict(model_text(parsed, parts=structure.parts))
         # mail in one of our threads is decided by threading: a person answering us writes in a
         # thread, so words alone never make such mail "automated" (only its headers can)
         threaded = bool(
@@ -188,7 +188,7 @@ class ModelClassifier:
 
     def reply_intent(self, parsed: ParsedMail) -> Classification:
         structure = reply_override(parsed, self.ruleset)
-        prediction = self.model.predict(model_text(parsed, with_subject=False))
+        prediction = self.model.predict(model_text(parsed, with_subject=False, parts=structure.parts))
         return decide_content(
             prediction,
             structure.language,

@@ -14,10 +14,7 @@ import itertools
 import re
 
 from mailbot.mail.parse import ParsedMail
-from mailbot.mail.text import split_text
-
-#: Bodies beyond this are signatures, disclaimers and pasted documents; the request is near the top.
-BODY_LIMIT = 6000
+from mailbot.mail.text import READ_LIMIT, MessageText, split_text
 
 
 def structure_markers(parsed: ParsedMail, *, quoted: bool, forwarded: bool) -> tuple[str, ...]:
@@ -40,12 +37,15 @@ def structure_markers(parsed: ParsedMail, *, quoted: bool, forwarded: bool) -> t
     return tuple(marks)
 
 
-def model_text(parsed: ParsedMail, *, with_subject: bool = True) -> str:
+def model_text(parsed: ParsedMail, *, with_subject: bool = True, parts: MessageText | None = None) -> str:
     """Subject, own words, forwarded words, attachment names and shape, as one lower-case string.
 
     ``with_subject=False`` is for a reply's own request: its subject is our acknowledgement's.
+    ``parts`` is the body already split the same way (the rules' split, so classification splits
+    each message once); without it the body is split here, as for training.
     """
-    parts = split_text(parsed.text[:BODY_LIMIT], parsed.subject)
+    if parts is None:
+        parts = split_text(parsed.text[:READ_LIMIT], parsed.subject)
     names = " ".join(a.filename for a in parsed.attachments if a.filename)
     marks = structure_markers(parsed, quoted=bool(parts.quoted.strip()), forwarded=bool(parts.forwarded))
     subject = parsed.subject.strip() if with_subject else ""

@@ -43,7 +43,7 @@ from mailbot.domain.model import GDPR_CATEGORIES, Category, Classification, Orga
 from mailbot.domain.threading import find_ticket_refs, is_own_message_id
 from mailbot.mail.language import detect_language
 from mailbot.mail.parse import ParsedMail
-from mailbot.mail.text import split_text
+from mailbot.mail.text import READ_LIMIT, MessageText, split_text
 from mailbot.mail.words import word_splitter
 
 FIELDS: frozenset[str] = frozenset({"subject", "body", "own", "forwarded", "quoted", "from", "attachments"})
@@ -52,7 +52,6 @@ GAP = 5  # words a ``..`` may skip
 
 _WORD = re.compile(r"\w+")
 _REGEX_CHARS = re.compile(r"[|()\[\]{}?+\\^$]")
-_BODY_LIMIT = 8_000  # characters of body the rules read; people state their intent early
 
 
 # In ASCII text \w is exactly [A-Za-z0-9_]; str.isalnum() is the regex engine's own test for \w
@@ -515,7 +514,7 @@ class _Message:
 
 
 def _prepare(parsed: ParsedMail, ruleset: RuleSet) -> _Message:
-    parts = split_text(parsed.text[:_BODY_LIMIT], parsed.subject)
+    parts = split_text(parsed.text[:READ_LIMIT], parsed.subject)
     language = detect_language(
         f"{parsed.subject}\n{parts.own or parts.forwarded}", ruleset.thresholds.default_language
     )
@@ -750,24 +749,19 @@ def classify_content(parsed: ParsedMail, ruleset: RuleSet, org: Organisation) ->
     return _decide_content(msg, ruleset)
 
 
+@dataclass(frozen=True)
 class Structure:
     """What the rules settle before a text model reads the words: machine mail (``verdict``,
-    automated) and the company's overrides (``override``); and, asked for only when the model
-    is unsure (it costs a full rules pass), the request the word rules would have chosen."""
+    automated) and the company's overrides (``override``); the body as the rules split it (the
+    model reads the same split: ``parts``); and, asked for only when the model is unsure (it
+    costs a full rules pass), the request the word rules would have chosen."""
 
-    def __init__(
-        self,
-        verdict: Classification | None,
-        language: str,
-        override: Classification | None = None,
-        msg: _Message | None = None,
-        ruleset: RuleSet | None = None,
-    ) -> None:
-        self.verdict = verdict
-        self.language = language
-        self.override = override
-        self._msg = msg
-        self._ruleset = ruleset
+    verdict: Classification | None
+    language: str
+    parts: MessageText
+    override: Classification | None = None
+    _msg: _Message | None = None
+    _ruleset: RuleSet | None = None
 
     def rules_request(self) -> Category | None:
         """The GDPR category the word rules choose for this message, if they choose one."""
@@ -780,17 +774,19 @@ class Structure:
 def structural_verdict(parsed: ParsedMail, ruleset: RuleSet, org: Organisation) -> Structure:
     """Automated mail first (headers and structure), then the override rules (``override = true``)."""
     msg = _prepare(parsed, ruleset)
+    parts = MessageText(msg.own, msg.forwarded, msg.quoted)
     auto = _automated(msg, ruleset, org)
     if auto is not None:
-        return Structure(auto, msg.language)
-    return Structure(None, msg.language, _override(msg, ruleset), msg, ruleset)
+        return Structure(auto, msg.language, parts)
+    return Structure(None, msg.language, parts, _override(msg, ruleset), msg, ruleset)
 
 
 def reply_override(parsed: ParsedMail, ruleset: RuleSet) -> Structure:
     """The override rules on a reply's own words (its subject is our acknowledgement's)."""
     msg = _prepare(parsed, ruleset)
     body_only = _Message(parsed, ruleset.index, "", msg.own, msg.forwarded, msg.quoted, msg.language)
-    return Structure(None, msg.language, _override(body_only, ruleset), body_only, ruleset)
+    parts = MessageText(msg.own, msg.forwarded, msg.quoted)
+    return Structure(None, msg.language, parts, _override(body_only, ruleset), body_only, ruleset)
 
 
 def _override(msg: _Message, ruleset: RuleSet) -> Classification | None:

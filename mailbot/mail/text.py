@@ -179,6 +179,11 @@ def _drop_disclaimers(text: str) -> str:
     return "\n\n".join(p.strip("\n") for p in paragraphs).strip()
 
 
+#: Characters of a body that classification reads (rules and text model alike): people state
+#: their intent early; beyond this are signatures, disclaimers and pasted documents.
+READ_LIMIT = 8_000
+
+
 def split_text(text: str, subject: str = "") -> MessageText:
     """Split a plain-text body into own words, forwarded content and quoted history."""
     if not text:

@@ -9,21 +9,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from mailbot.adapters.maildir import ensure_maildir
 from mailbot.adapters.maildir_sender import deliver_to_maildir
-from mailbot.cli import main
 from tests.support.app import mailbot_env
+from tests.support.app import run_cli as run
 from tests.support.db import PG_ADMIN_URL, _pg_url
 from tests.support.mail import make_mail
 from tests.support.services import service_unavailable
-
-
-def run(env: dict[str, str], *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-    return result.exit_code, result.output
 
 
 @pytest.fixture

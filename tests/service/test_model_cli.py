@@ -7,12 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from mailbot.adapters.maildir import ensure_maildir
 from mailbot.adapters.maildir_sender import deliver_to_maildir
-from mailbot.cli import main
 from tests.support.app import REPO, mailbot_env
+from tests.support.app import run_cli as run
 from tests.support.mail import make_mail
 
 #: Two small labelled sets: enough for a model and a two-fold cross-validation in seconds.
@@ -24,11 +23,6 @@ def env(tmp_path: Path, database_url: str) -> dict[str, str]:
     values = mailbot_env(tmp_path, database_url)
     ensure_maildir(tmp_path / "storage" / "inbox")
     return values
-
-
-def run(env: dict[str, str], *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-    return result.exit_code, result.output
 
 
 def trainable() -> int:

@@ -9,13 +9,12 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from mailbot.adapters.smtp_sender import SmtpMailer
 from mailbot.bootstrap import App
-from mailbot.cli import main
 from mailbot.domain.model import Ticket
 from tests.support.app import mailbot_env, make_app
+from tests.support.app import run_cli as run
 from tests.support.conversation import Conversation
 from tests.support.mail import make_mail
 from tests.support.smtp_sink import SmtpSink
@@ -138,11 +137,6 @@ def test_restriction_request_fulfilled_by_mail_after_verification(app: App, talk
         customer = uow.customers.by_address(JAN)
         assert customer is not None and customer.restricted
     assert {t.reference for t in app.rights.tasks()} == {ticket.ref}
-
-
-def run(env: dict[str, str], *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-    return result.exit_code, result.output
 
 
 def test_cli_restrict_show_despite_restriction_suppression_export_and_tasks(

@@ -40,8 +40,8 @@ def test_run_job_calls_the_registered_callable(tmp_path: Path, database_url: str
 
 def test_the_ladder_follows_configuration(tmp_path: Path, clock) -> None:
     """Issue 5: the ladder is configurable; the defaults are the issue's 24 h / 6 h / breach / +24 h."""
-    from mailbot.bootstrap import ladder_of
     from mailbot.domain.ladder import DEFAULT_LADDER
+    from mailbot.policies import ladder_of
     from tests.support.app import make_settings
 
     url = f"sqlite:///{tmp_path / 'm.db'}"

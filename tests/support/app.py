@@ -40,3 +40,13 @@ def make_app(
 ) -> App:
     settings = make_settings(tmp_path, database_url, **overrides)
     return build_app(settings, clock=clock, classifier=classifier, mailer=mailer)
+
+
+def run_cli(env: Mapping[str, str], *args: str) -> tuple[int, str]:
+    """One ``mailbot`` command in-process with this environment: (exit code, output)."""
+    from click.testing import CliRunner
+
+    from mailbot.cli import main
+
+    result = CliRunner().invoke(main, list(args), env=dict(env), catch_exceptions=False)
+    return result.exit_code, result.output
