@@ -87,7 +87,7 @@ def imap_source_of(settings: Settings) -> Source:
         port=imap.port,
         security=imap.security.value,
         username=imap.username or "",
-        password=imap.password or "",
+        password=imap.password.get_secret_value() if imap.password else "",
         folder=imap.folder,
         processed_folder=imap.processed_folder,
         after=imap.after.value,
@@ -107,7 +107,7 @@ def mailer_of(settings: Settings) -> Mailer:
             settings.smtp.port,
             settings.smtp.security.value,
             settings.smtp.username,
-            settings.smtp.password,
+            settings.smtp.password.get_secret_value() if settings.smtp.password else None,
             settings.smtp.timeout_seconds,
         )
     from mailbot.adapters.maildir_sender import MaildirMailer
@@ -300,7 +300,6 @@ def build_app(
         recipients=recipients,
         backup_keep=(settings.backup.keep_daily, settings.backup.keep_weekly) if settings.backup else None,
     )
-    assert settings.privacy.erasure_ledger is not None  # set by the loader
     ledger = FileErasureLedger(settings.privacy.erasure_ledger)
     eraser = ticket_eraser(renderer, policy, erasure_policy, ledger)
     package_writer = ZipPackageWriter(settings.templates.dir, org.timezone)

@@ -21,7 +21,8 @@ def load(path: Path | None) -> Settings:
     try:
         return load_settings(path, os.environ)
     except ConfigError as exc:
-        click.echo(f"mailbot: configuration error: {exc}", err=True)
+        for line in str(exc).splitlines():  # one line per problem, all of them at once
+            click.echo(f"mailbot: configuration error: {line}", err=True)
         sys.exit(2)
 
 

@@ -113,7 +113,7 @@ def test_refetch_after_crash_before_move_is_not_a_duplicate_ticket(app: App, ima
         port=s.port,
         security="plain",
         username=s.username,
-        password=s.password,
+        password=s.password.get_secret_value() if s.password else "",
         folder=s.folder,
         processed_folder=s.processed_folder,
     )

@@ -5,7 +5,6 @@ reaches the person; the ledger erases them again in a restored backup."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -49,8 +48,8 @@ def app(tmp_path: Path, database_url: str, clock, smtp_sink: SmtpSink) -> Iterat
         MAILBOT_STAFF__ADDRESSES=STAFF,
         MAILBOT_PRIVACY__RECIPIENTS="hosting (TransIP),nieuwsbrief (Laposta)",
     )
-    settings = dataclasses.replace(
-        settings, privacy=dataclasses.replace(settings.privacy, retention=(INVOICES,))
+    settings = settings.model_copy(
+        update={"privacy": settings.privacy.model_copy(update={"retention": (INVOICES,)})}
     )
     application = build_app(
         settings, clock=clock, mailer=SmtpMailer("127.0.0.1", smtp_sink.port, "plain", timeout=5)
