@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -305,7 +305,9 @@ def build_app(
     package_writer = ZipPackageWriter(settings.templates.dir, org.timezone)
     exporter = access_fulfiller(renderer, policy, org, package_writer, settings.storage.dir / "exports")
 
-    def fulfiller(uow: UnitOfWork, ticket: Ticket, actor: str, now: datetime) -> str:
+    def fulfiller(
+        uow: UnitOfWork, ticket: Ticket, actor: str, now: datetime, refused: Sequence[str] = ()
+    ) -> str:
         return fulfil_request(
             uow,
             ticket,
@@ -316,6 +318,7 @@ def build_app(
             recipients=recipients,
             erase=eraser,
             access=exporter,
+            refused=refused,
         )
 
     processor = Processor(
@@ -354,7 +357,9 @@ def build_app(
         work_calendar=calendar,
         deadline_policy=deadline_policy,
         outbox=outbox,
-        tickets=TicketActions(database, clock, renderer, policy, calendar, deadline_policy, deadline_calc),
+        tickets=TicketActions(
+            database, clock, renderer, policy, calendar, deadline_policy, deadline_calc, fulfiller
+        ),
         staff=StaffActions(database, clock, desk, identity, fulfiller),
         deadlines=DeadlineActions(
             database, clock, org, renderer, policy, notifier, outbox, leases.new_holder()

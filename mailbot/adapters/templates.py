@@ -411,6 +411,8 @@ def sample_context(purpose: str) -> dict[str, Any]:
                 }
             ],
             "backups_gone_by": date(2026, 4, 10),
+            # A partial refusal: the honoured part was carried out, these are the rest's reasons.
+            "refused": ["Uw facturen bewaren wij zeven jaar (art. 52 AWR)."],
         }
     if purpose == "backup_failed":
         return {
@@ -481,6 +483,7 @@ def sample_context(purpose: str) -> dict[str, Any]:
     if purpose == "refusal":
         context["refusal"] = {
             "partial": True,
+            "honoured": "rectified",
             "reasons": [
                 "Een deel van de gegevens moeten wij op grond van de fiscale bewaarplicht (art. 52 AWR) "
                 "zeven jaar bewaren.",

@@ -143,14 +143,25 @@ def tickets_resume(ctx: click.Context, ref: str, actor: str) -> None:
 @tickets.command("refuse")
 @click.argument("ref")
 @click.option("--reason", "reasons", multiple=True, required=True, help="A reason the requester is given.")
-@click.option("--partial", is_flag=True, help="Part of the request is honoured, part refused.")
+@click.option(
+    "--partial",
+    is_flag=True,
+    help="Part is honoured, part refused: the honoured part is carried out now (erasure, export, "
+    "restriction, objection; a rectification must be made first with customers update).",
+)
 @click.option("--actor", required=True, help="Who decided: a refusal is always a human decision (R-A8).")
 @click.pass_context
 def tickets_refuse(ctx: click.Context, ref: str, reasons: tuple[str, ...], partial: bool, actor: str) -> None:
-    """Refuse a GDPR request (or part of it) with reasons; the letter names the requester's remedies."""
+    """Refuse a GDPR request (or part of it) with reasons; the letter names the requester's remedies.
+
+    Example: mailbot tickets refuse ORD-2026-00042 --partial --reason "Facturen: 7 jaar." --actor anna
+    """
 
     def action(app: App) -> str:
-        app.tickets.refuse(ref, reasons, partial, actor)
-        return f"{ref.upper()}: {'partial ' if partial else ''}refusal sent with {len(reasons)} reason(s)"
+        refusal = app.tickets.refuse(ref, reasons, partial, actor)
+        done = f"; carried out: {refusal.honoured}" if refusal.honoured else ""
+        return (
+            f"{ref.upper()}: {'partial ' if partial else ''}refusal sent with {len(reasons)} reason(s){done}"
+        )
 
     _decision(ctx, action)

@@ -145,7 +145,7 @@ def parse_instruction(text: str) -> StaffInstruction:
     if name not in {c.value for c in StaffCommand} or name == StaffCommand.ANSWER.value:
         raise UnknownCommand(
             f"unknown command #{name} (known: #note, #close, #wait, #assign NAME, #verify HOW, "
-            "#extend 1|2 REASON, #refuse REASON, #fulfil)"
+            "#extend 1|2 REASON, #refuse [partly] REASON, #fulfil)"
         )
     command = StaffCommand(name)
     argument = match["arg"].strip()
@@ -163,6 +163,20 @@ def parse_instruction(text: str) -> StaffInstruction:
     if command is StaffCommand.REFUSE and not (argument or rest):
         raise UnknownCommand("#refuse needs a reason: #refuse the same request was answered last month")
     return StaffInstruction(command, argument, rest)
+
+
+_PARTLY = re.compile(r"^(?:partly|partially|gedeeltelijk|deels)\b[ \t:]*", re.IGNORECASE)
+
+
+def refusal_of(instruction: StaffInstruction) -> tuple[bool, str]:
+    """``#refuse``'s reason, and whether it is partial (``#refuse partly REASON`` / ``gedeeltelijk``):
+    then the honoured part is carried out and the letter names both parts."""
+    partial = _PARTLY.match(instruction.argument) is not None
+    argument = _PARTLY.sub("", instruction.argument, count=1) if partial else instruction.argument
+    reason = " ".join(p for p in (argument.strip(), instruction.text) if p).strip()
+    if not reason:
+        raise UnknownCommand("#refuse needs a reason: #refuse partly the invoices stay seven years")
+    return partial, reason
 
 
 def extension_of(argument: str) -> tuple[int, str]:

@@ -10,13 +10,14 @@ letter promises only what was done: it is written only when the package is attac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 from mailbot.domain.model import Organisation, Ticket, TicketStatus
 from mailbot.services.decisions import requester
 from mailbot.services.export import PackageWriter, collect, record_export
+from mailbot.services.fulfil import Carrier
 from mailbot.services.outbox import OutboxPolicy, Renderer, notify_customer
 from mailbot.services.repositories import UnitOfWork
 
@@ -31,8 +32,10 @@ def access_fulfiller(
     writer: PackageWriter,
     exports_dir: Path,
     mail_limit: int = MAIL_LIMIT,
-) -> Callable[[UnitOfWork, Ticket, str, datetime], str]:
-    def fulfil(uow: UnitOfWork, ticket: Ticket, actor: str, now: datetime) -> str:
+) -> Carrier:
+    def fulfil(
+        uow: UnitOfWork, ticket: Ticket, actor: str, now: datetime, refused: Sequence[str] = ()
+    ) -> str:
         customer, address = requester(uow, ticket)
         package = collect(uow, address, now, org, ticket.language)
         path = writer.write(package, exports_dir / ticket.ref)
@@ -52,7 +55,7 @@ def access_fulfiller(
             customer=customer,
             address=address,
             purpose="request_fulfilled",
-            decision={"fulfilled": {"what": "access", "file": path.name}},
+            decision={"fulfilled": {"what": "access", "file": path.name, "refused": list(refused)}},
             now=now,
             dedupe_key=f"request_fulfilled:{ticket.id}",
             attachments=((path.name, "application/zip", content),),

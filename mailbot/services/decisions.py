@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from mailbot.domain.calendar import WorkCalendar
 from mailbot.domain.deadlines import DeadlinePolicy, Deadlines, Extension, compute_deadlines
@@ -143,7 +144,25 @@ def resume_ticket_clock(
 class Refusal:
     ref: str
     partial: bool
-    outbox_id: str
+    #: The letter's outbox row (None when the fulfilment letter carries a partial refusal).
+    outbox_id: str | None
+    #: What was carried out of a partly refused request ("erased", "access", "rectified", ...).
+    honoured: str | None = None
+
+
+class Fulfiller(Protocol):
+    """Carries a verified request out (``fulfil_request`` bound); ``refused`` are the reasons for
+    the part that is not honoured, named in the same letter."""
+
+    def __call__(
+        self, uow: UnitOfWork, ticket: Ticket, actor: str, now: datetime, refused: Sequence[str] = ()
+    ) -> str: ...
+
+
+#: Requests mailbot itself carries out; the honoured part of a partial refusal is done by it.
+CARRIED_OUT: frozenset[Category] = frozenset(
+    {Category.ERASURE, Category.ACCESS, Category.RESTRICTION, Category.OBJECTION}
+)
 
 
 def refuse_request(
@@ -156,15 +175,49 @@ def refuse_request(
     renderer: Renderer,
     policy: OutboxPolicy,
     actor: str,
+    fulfil: Fulfiller | None = None,
 ) -> Refusal:
-    """A staff member refuses (partly): the letter gives the reasons and the requester's remedies."""
+    """A staff member refuses (partly): the letter gives the reasons and the requester's remedies.
+
+    A partial refusal is never only a letter: the honoured part is carried out. For the requests
+    mailbot carries out itself (erasure, access, restriction, objection) ``fulfil`` does it, and its
+    letter says what was done and, with the reasons and remedies, what was not. A rectification is
+    made by staff (``customers update``) before the rest is refused; without one, nothing is sent."""
     reasons = [r.strip() for r in reasons if r and r.strip()]
     if not reasons:
         raise DecisionRefused("a refusal needs at least one reason (R-A6)")
     if not actor or actor == "mailbot":
         raise DecisionRefused("a refusal is a human decision: name who decided (R-A8)")
     ticket = open_gdpr_ticket(uow, ref)
+    honoured: str | None = None
+    if partial and Category(ticket.category) in CARRIED_OUT:
+        if fulfil is None:
+            raise DecisionRefused(
+                "a partial refusal carries the honoured part out, which is not available here"
+            )
+        done = fulfil(uow, ticket, actor, now, reasons)
+        uow.audit.record(
+            "ticket.refused",
+            now,
+            ticket_id=ticket.id,
+            actor=actor,
+            partial=True,
+            reasons=len(reasons),
+            honoured=done,
+        )
+        return Refusal(ref=ticket.ref, partial=True, outbox_id=None, honoured=done)
     customer, address = requester(uow, ticket)
+    if partial:
+        rectified = [
+            e
+            for e in uow.audit.about(customer.id, [ticket.id])
+            if e.kind == "customer.rectified" and e.at >= ticket.received_at
+        ]
+        if not rectified:
+            raise DecisionRefused(
+                "carry the honoured part out first (customers update EMAIL ...), then refuse the rest"
+            )
+        honoured = "rectified"
     outbox_id = notify_customer(
         uow,
         renderer,
@@ -173,7 +226,7 @@ def refuse_request(
         customer=customer,
         address=address,
         purpose="refusal",
-        decision={"refusal": {"reasons": reasons, "partial": partial}},
+        decision={"refusal": {"reasons": reasons, "partial": partial, "honoured": honoured}},
         now=now,
         dedupe_key=f"refusal:{ticket.id}",
     )
@@ -191,5 +244,6 @@ def refuse_request(
         partial=partial,
         reasons=len(reasons),
         outbox_id=outbox_id,
+        honoured=honoured,
     )
-    return Refusal(ref=ticket.ref, partial=partial, outbox_id=outbox_id)
+    return Refusal(ref=ticket.ref, partial=partial, outbox_id=outbox_id, honoured=honoured)

@@ -31,6 +31,7 @@ from mailbot.domain.retention import (
     what_to_keep,
 )
 from mailbot.services.decisions import requester
+from mailbot.services.fulfil import Carrier
 from mailbot.services.outbox import OutboxPolicy, Renderer, notify_customer
 from mailbot.services.ports import ErasureLedgerFile
 from mailbot.services.repositories import UnitOfWork
@@ -112,12 +113,12 @@ def erase_person(
 
 def ticket_eraser(
     renderer: Renderer, outbox_policy: OutboxPolicy, policy: ErasurePolicy, ledger: ErasureLedgerFile
-) -> Callable[[UnitOfWork, Ticket, str, datetime], str]:
+) -> Carrier:
     """The ``erase`` step of ``fulfil_request`` for a verified erasure ticket: erase the requester,
     send them the report (what was erased, what a duty keeps and why, when backups are gone, the
     right to complain to the AP), resolve the ticket. The ticket stays as a husk (no content)."""
 
-    def erase(uow: UnitOfWork, ticket: Ticket, actor: str, now: datetime) -> str:
+    def erase(uow: UnitOfWork, ticket: Ticket, actor: str, now: datetime, refused: Sequence[str] = ()) -> str:
         customer, address = requester(uow, ticket)
 
         def send_report(report: ErasureReport) -> None:
@@ -129,7 +130,9 @@ def ticket_eraser(
                 customer=customer,
                 address=address,
                 purpose="request_fulfilled",
-                decision={"fulfilled": {"what": "erased", **report_context(report)}},
+                decision={
+                    "fulfilled": {"what": "erased", **report_context(report), "refused": list(refused)}
+                },
                 now=now,
                 dedupe_key=f"request_fulfilled:{ticket.id}",
                 own_key=True,

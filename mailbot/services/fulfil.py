@@ -8,8 +8,9 @@ the ticket is resolved (its legal term is met).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from mailbot.domain.identity import NEEDS_IDENTITY, IdentityStatus
 from mailbot.domain.model import Category, Ticket, TicketStatus
@@ -18,8 +19,17 @@ from mailbot.services.outbox import OutboxPolicy, Renderer, notify_customer
 from mailbot.services.repositories import UnitOfWork
 from mailbot.services.restriction import object_to_marketing, restrict
 
-#: Carries one kind of verified request out: (uow, ticket, actor, now) -> what was done.
-Carrier = Callable[[UnitOfWork, Ticket, str, datetime], str]
+
+class Carrier(Protocol):
+    """Carries one kind of verified request out and returns what was done. ``refused`` are the
+    reasons for the part staff refused (a partial refusal, R-A6): the letter that reports the
+    honoured part names them, with the requester's remedies."""
+
+    def __call__(
+        self, uow: UnitOfWork, ticket: Ticket, actor: str, now: datetime, refused: Sequence[str] = ()
+    ) -> str: ...
+
+
 Eraser = Carrier
 
 
@@ -34,8 +44,12 @@ def fulfil_request(
     recipients: Sequence[str],
     erase: Eraser | None = None,
     access: Carrier | None = None,
+    refused: Sequence[str] = (),
 ) -> str:
-    """Carry the request out; returns what was done. ``DecisionRefused`` when it cannot be."""
+    """Carry the request out; returns what was done. ``DecisionRefused`` when it cannot be.
+
+    With ``refused`` reasons this is the honoured part of a partial refusal: the same letter says
+    what was done and what was not, and why."""
     category = Category(ticket.category)
     if ticket.answered_at is not None:
         raise DecisionRefused("the request has already been answered")
@@ -44,9 +58,9 @@ def fulfil_request(
     if category is Category.ERASURE:
         if erase is None:
             raise DecisionRefused("erasure is not available in this installation yet")
-        return erase(uow, ticket, actor, now)
+        return erase(uow, ticket, actor, now, refused)
     if category is Category.ACCESS and access is not None:
-        return access(uow, ticket, actor, now)
+        return access(uow, ticket, actor, now, refused)
     customer, address = requester(uow, ticket)
     if category is Category.RESTRICTION:
         restrict(uow, customer, actor, now, recipients, ticket_id=ticket.id, reference=ticket.ref)
@@ -67,7 +81,7 @@ def fulfil_request(
         customer=customer,
         address=address,
         purpose="request_fulfilled",
-        decision={"fulfilled": {"what": done}},
+        decision={"fulfilled": {"what": done, "refused": list(refused)}},
         now=now,
         dedupe_key=f"request_fulfilled:{ticket.id}",
     )

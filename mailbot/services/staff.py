@@ -261,6 +261,10 @@ def notice(
     rendered = desk.renderer.render(purpose, "nl", context)
     # The notice quotes the customer: sealed under their key, so erasing them erases it too.
     about = uow.customers.get(ticket.customer_id)
+    if about is not None and about.erased_at is not None:
+        # Just erased (``#fulfil`` / ``#refuse partly`` on an erasure): their key is gone, and the
+        # confirmation quotes nothing of them, so it is sealed under the system's key.
+        about = None
     last = ""
     for recipient in recipients:
         mail = OutgoingMail(

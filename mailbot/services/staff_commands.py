@@ -6,20 +6,17 @@ staff mail stays recorded and the member is told."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from mailbot.domain.model import Ticket
-from mailbot.domain.staff_mail import StaffCommand, StaffInstruction, extension_of
+from mailbot.domain.staff_mail import StaffCommand, StaffInstruction, extension_of, refusal_of
 from mailbot.services import decisions, extensions
+from mailbot.services.decisions import Fulfiller
 from mailbot.services.identity import IdentityDesk, confirm_identity
 from mailbot.services.repositories import UnitOfWork
 from mailbot.services.staff import Outcome
-
-#: Carries out a verified request (export, erasure…): (uow, ticket, actor, now) → what was done.
-Fulfiller = Callable[[UnitOfWork, Ticket, str, datetime], str]
 
 
 @dataclass(frozen=True)
@@ -54,18 +51,19 @@ def carry_out_gdpr(
             zone = ZoneInfo(identity.policy.org.timezone)
             return Outcome(command.value, extended_to=result.legal_due.astimezone(zone).date().isoformat())
         if command is StaffCommand.REFUSE:
-            reason = " ".join(p for p in (instruction.argument, instruction.text) if p).strip()
-            decisions.refuse_request(
+            partial, reason = refusal_of(instruction)
+            refusal = decisions.refuse_request(
                 uow,
                 ticket.ref,
                 [reason],
                 now,
-                partial=False,
+                partial=partial,
                 renderer=identity.renderer,
                 policy=identity.policy,
                 actor=staff,
+                fulfil=desk.fulfil,
             )
-            return Outcome(command.value, refused=True)
+            return Outcome(command.value, refused=True, fulfilled=refusal.honoured)
         if desk.fulfil is None:
             return Outcome(command.value, error="#fulfil is not available in this installation yet")
         return Outcome(command.value, fulfilled=desk.fulfil(uow, ticket, staff, now))

@@ -7,9 +7,9 @@ is the same code path from every door.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from mailbot.domain.calendar import WorkCalendar
@@ -21,7 +21,7 @@ from mailbot.services.identity import IdentityDesk, confirm_identity
 from mailbot.services.outbox import DrainReport, OutboxPolicy, Rendered, Renderer, drain, staff_mail
 from mailbot.services.ports import Clock, Mailer
 from mailbot.services.process import DeadlineCalculator
-from mailbot.services.repositories import Database, UnitOfWork
+from mailbot.services.repositories import Database
 from mailbot.services.staff import StaffDesk, add_note, answer, assign, set_status, ticket_by_ref
 from mailbot.services.tickets import corrected_examples, reclassify
 
@@ -49,6 +49,8 @@ class TicketActions:
     calendar: WorkCalendar
     deadline_policy: DeadlinePolicy
     deadlines: DeadlineCalculator
+    #: Carries out the honoured part of a partial refusal (``fulfil_request`` bound).
+    fulfiller: decisions.Fulfiller | None = None
 
     def extend(self, ref: str, months: int, reason: str, actor: str = "staff") -> extensions.ExtensionResult:
         with self.database.transaction() as uow:
@@ -76,8 +78,9 @@ class TicketActions:
             )
 
     def refuse(self, ref: str, reasons: Sequence[str], partial: bool, actor: str) -> decisions.Refusal:
+        """Refuse with reasons; a partial refusal carries the honoured part out in the same step."""
         with self.database.transaction() as uow:
-            return decisions.refuse_request(
+            refusal = decisions.refuse_request(
                 uow,
                 ref,
                 reasons,
@@ -86,7 +89,11 @@ class TicketActions:
                 renderer=self.renderer,
                 policy=self.policy,
                 actor=actor,
+                fulfil=self.fulfiller,
             )
+        if (refusal.honoured or "").startswith("erased"):
+            self.database.scrub()  # the destroyed key's pages, as after ``fulfil``
+        return refusal
 
     def reclassify(self, ref: str, category: Category, actor: str = "staff") -> tuple[str, str]:
         with self.database.transaction() as uow:
@@ -107,7 +114,7 @@ class StaffActions:
     clock: Clock
     desk: StaffDesk
     identity: IdentityDesk
-    fulfiller: Callable[[UnitOfWork, Ticket, str, datetime], str] | None = None
+    fulfiller: decisions.Fulfiller | None = None
 
     def fulfil(self, ref: str, actor: str) -> str:
         """Carry the verified request out (restriction, objection, erasure). After an erasure the

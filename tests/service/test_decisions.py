@@ -105,6 +105,9 @@ def test_refusal_needs_reasons_and_a_human(app: App) -> None:
             refuse_request(
                 store, ref, ["kennelijk ongegrond"], app.clock(), partial=False, actor="mailbot", **policy
             )
+        # A partial refusal carries the honoured part out: without the means to, nothing happens.
+        with pytest.raises(DecisionRefused, match="honoured part"):
+            refuse_request(store, ref, ["deels"], app.clock(), partial=True, actor="anna", **policy)
         assert store.ticket_by_ref(ref).answered_at is None
 
 
@@ -117,7 +120,7 @@ def test_refusal_letter_names_reasons_and_remedies_and_ends_the_clock(app: App, 
             ref,
             ["Wij verwerken geen gegevens van u."],
             app.clock(),
-            partial=True,
+            partial=False,
             actor="anna",
             renderer=app.renderer,
             policy=app.outbox_policy,
@@ -134,7 +137,7 @@ def test_refusal_letter_names_reasons_and_remedies_and_ends_the_clock(app: App, 
     assert len(letters) == 1
     body = letters[0].get_body(("plain",)).get_content()
     assert "Wij verwerken geen gegevens van u." in body
-    assert "rechter" in body and "niet volledig" in body
+    assert "rechter" in body and "niet aan voldoen" in body
     assert f"[{ref}]" in letters[0]["Subject"]
 
 
