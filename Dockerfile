@@ -17,8 +17,6 @@ WORKDIR /app
 
 COPY pyproject.toml README.md ./
 COPY mailbot ./mailbot
-COPY rules ./rules
-COPY templates ./templates
 RUN pip install . && useradd --system --home-dir /app --uid 10001 mailbot \
     && mkdir -p /app/storage /app/keys && chown mailbot:mailbot /app/storage /app/keys \
     && chmod 0700 /app/keys

@@ -81,7 +81,7 @@ def _unique(raw: bytes, n: int, rng: random.Random) -> bytes:
 
 
 def run(count: int, corpus: str = "all", repeat: int = 3, model_file: Path | None = None) -> None:
-    ruleset = load_ruleset(REPO / "rules")
+    ruleset = load_ruleset(REPO / "mailbot" / "defaults" / "rules")
     org = Organisation()
     rules_best = _run(RulesClassifier(ruleset, org), "rules alone", count, corpus, repeat)
     if model_file is not None:

@@ -25,7 +25,7 @@ def main(corpus: str, mode: str, count: int) -> None:
     rng = random.Random(42)
     small, _ = _sources(corpus)
     messages = [_unique(small[i % len(small)], i, rng) for i in range(count)]
-    ruleset = load_ruleset(REPO / "rules")
+    ruleset = load_ruleset(REPO / "mailbot" / "defaults" / "rules")
     org = Organisation()
     for raw in small[:50]:  # warm-up: imports, regex compilation
         classify(parse_message(raw), ruleset, org)

@@ -46,8 +46,8 @@ def snapshot(corpus: Path) -> dict[str, object]:
             "MAILBOT_STORAGE__DIR": str(storage),
             "MAILBOT_MASTER_KEY": "c25hcHNob3Qtc25hcHNob3Qtc25hcHNob3Qtc25hcHM=",
             "MAILBOT_LISTENER__ENABLED": "false",
-            "MAILBOT_RULES__DIR": str(REPO / "rules"),
-            "MAILBOT_TEMPLATES__DIR": str(REPO / "templates"),
+            "MAILBOT_RULES__DIR": str(REPO / "mailbot" / "defaults" / "rules"),
+            "MAILBOT_TEMPLATES__DIR": str(REPO / "mailbot" / "defaults" / "templates"),
             "MAILBOT_STAFF__ADDRESSES": "office@ordevos.nl",
         }
         _mailbot(env, "init")

@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from mailbot.adapters.rules_loader import RulesError, load_ruleset
+from mailbot.cli.common import settings_of
 from mailbot.domain.classifier import Classifier
 from mailbot.domain.model import DUTCH_LABELS, Category, Classification, Organisation
 from mailbot.domain.rules import classify_unparseable
@@ -135,9 +136,7 @@ def _report(labels_csv: Path, folder: Path, classifier: Classifier, org: Organis
     "--rules",
     "rules_dir",
     type=click.Path(path_type=Path),
-    default=Path("rules"),
-    show_default=True,
-    help="Directory of rules/*.toml.",
+    help="Directory of rules/*.toml (default: rules.dir of the configuration, else the installed rules).",
 )
 @click.option(
     "--model",
@@ -154,10 +153,12 @@ def _report(labels_csv: Path, folder: Path, classifier: Classifier, org: Organis
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Labels CSV (file,category): print accuracy, confusion matrix and misclassified files for FOLDER.",
 )
+@click.pass_context
 def command(
+    ctx: click.Context,
     paths: tuple[Path, ...],
     as_json: bool,
-    rules_dir: Path,
+    rules_dir: Path | None,
     model_file: Path,
     rules_only: bool,
     labels_csv: Path | None,
@@ -166,6 +167,8 @@ def command(
     from mailbot.adapters.classifiers import classifier_for
     from mailbot.adapters.text_model import ModelFileError
 
+    if rules_dir is None:
+        rules_dir = settings_of(ctx).rules.dir
     try:
         ruleset = load_ruleset(rules_dir)
     except RulesError as exc:

@@ -27,10 +27,13 @@ def load(path: Path | None) -> Settings:
 
 
 def settings_of(ctx: click.Context) -> Settings:
+    """The settings, loaded once per command line (a command run on its own gets a fresh cache)."""
     root = ctx.find_root()
-    cached = root.obj.get("settings") if root.obj else None
+    if root.obj is None:
+        root.obj = {}
+    cached = root.obj.get("settings")
     if cached is None:
-        cached = load(root.obj.get("config_path") if root.obj else None)
+        cached = load(root.obj.get("config_path"))
         root.obj["settings"] = cached
     return cached
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from mailbot.cli.common import settings_of
 from mailbot.domain.model import DUTCH_LABELS, Category, Organisation
 
 
@@ -66,13 +67,15 @@ def rules() -> None:
     "--rules",
     "rules_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    default=Path("rules"),
-    show_default=True,
+    help="Directory of rules/*.toml (default: rules.dir of the configuration, else the installed rules).",
 )
-def check(rules_dir: Path) -> None:
+@click.pass_context
+def check(ctx: click.Context, rules_dir: Path | None) -> None:
     """Load the rules (file, line and reason on any error) and run the golden cases."""
     from mailbot.adapters.rules_loader import RulesError
 
+    if rules_dir is None:
+        rules_dir = settings_of(ctx).rules.dir
     try:
         total, failures = run_cases(rules_dir)
     except RulesError as exc:

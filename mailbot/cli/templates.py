@@ -10,14 +10,13 @@ from pathlib import Path
 import click
 
 from mailbot.adapters.templates import PURPOSES, TemplateRenderer, TemplateRenderError, sample_context
+from mailbot.cli.common import settings_of
 
 _DIR_OPTION = click.option(
     "--dir",
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("templates"),
-    show_default=True,
-    help="Template directory.",
+    help="Template directory (default: templates.dir of the configuration, else the installed letters).",
 )
 
 
@@ -28,8 +27,10 @@ def command() -> None:
 
 @command.command("check")
 @_DIR_OPTION
-def check(directory: Path) -> None:
+@click.pass_context
+def check(ctx: click.Context, directory: Path | None) -> None:
     """Render every template with sample data; exit 1 and list the errors if any."""
+    directory = directory or settings_of(ctx).templates.dir
     if not directory.is_dir():
         raise click.ClickException(f"template directory not found: {directory}")
     from mailbot.adapters.access_package import check_templates as check_export_templates
@@ -48,11 +49,13 @@ def check(directory: Path) -> None:
 @click.argument("language")
 @_DIR_OPTION
 @click.option("--html", "show_html", is_flag=True, help="Also print the HTML part.")
-def preview(purpose: str, language: str, directory: Path, show_html: bool) -> None:
+@click.pass_context
+def preview(ctx: click.Context, purpose: str, language: str, directory: Path | None, show_html: bool) -> None:
     """Print PURPOSE (e.g. ack_complaint) in LANGUAGE (nl, en, or another: Dutch + English).
 
     Example: mailbot templates preview ack_complaint en
     """
+    directory = directory or settings_of(ctx).templates.dir
     if purpose not in PURPOSES:
         import difflib
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mailbot import defaults
 from mailbot.config.values import (
     Address,
     Addresses,
@@ -192,15 +193,15 @@ class DeadlineSettings(Section):
 
 
 class RulesSettings(Section):
-    """The company-edited rule files."""
+    """The classification rules: the installed ones unless the company points at its own copy."""
 
-    dir: ConfigPath = Path("rules")
+    dir: ConfigPath = defaults.RULES
 
 
 class TemplateSettings(Section):
-    """The company-edited letters."""
+    """The letters: the installed ones unless the company points at its own copy."""
 
-    dir: ConfigPath = Path("templates")
+    dir: ConfigPath = defaults.TEMPLATES
 
 
 #: Either directory of company-edited data (kept for callers that only need ``.dir``).

@@ -282,9 +282,9 @@ def test_templates_check_renders_the_export_templates_and_names_a_mistake(tmp_pa
     from mailbot.adapters.access_package import check_templates
     from tests.support.app import REPO
 
-    assert check_templates(REPO / "templates") == []
+    assert check_templates(REPO / "mailbot" / "defaults" / "templates") == []
     copy = tmp_path / "templates"
-    shutil.copytree(REPO / "templates", copy)
+    shutil.copytree(REPO / "mailbot" / "defaults" / "templates", copy)
     page = copy / "export" / "information.en.html"
     page.write_text(page.read_text(encoding="utf-8") + "{{ controller.nmae }}", encoding="utf-8")
     errors = check_templates(copy)

@@ -54,7 +54,7 @@ def test_train_show_evaluate_and_classify_with_the_model(env: dict[str, str], tm
     mail.write_bytes(
         make_mail(subject="mijn gegevens", body="Wilt u al mijn persoonsgegevens verwijderen? Dank u.")
     )
-    rules_dir = str(REPO / "rules")
+    rules_dir = str(REPO / "mailbot" / "defaults" / "rules")
     code, out = run(env, "classify", "--rules", rules_dir, "--model", str(model_file), "--json", str(mail))
     assert code == 0, out
     [result] = [json.loads(line) for line in out.splitlines() if line.startswith("{")]

@@ -19,8 +19,8 @@ def mailbot_env(tmp_path: Path, database_url: str, extra: Mapping[str, str] | No
         "MAILBOT_STORAGE__DATABASE_URL": database_url,
         "MAILBOT_MASTER_KEY": generate_secret(),
         "MAILBOT_LISTENER__ENABLED": "false",
-        "MAILBOT_RULES__DIR": str(REPO / "rules"),
-        "MAILBOT_TEMPLATES__DIR": str(REPO / "templates"),
+        "MAILBOT_RULES__DIR": str(REPO / "mailbot" / "defaults" / "rules"),
+        "MAILBOT_TEMPLATES__DIR": str(REPO / "mailbot" / "defaults" / "templates"),
     }
     env.update(extra or {})
     return env

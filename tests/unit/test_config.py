@@ -14,6 +14,7 @@ import pydantic
 import pytest
 
 import mailbot.config as config_module
+from mailbot import defaults
 from mailbot.config import (
     AfterFetch,
     ConfigError,
@@ -110,8 +111,9 @@ def test_defaults_run_without_file_or_mail_server(tmp_path: Path) -> None:
     assert deadlines.extra_holidays == ()
     assert deadlines.reminder_hours_before == (24, 6)  # issue 5: 24 h and 6 h before
     assert deadlines.escalation_hours_after == (0, 24)  # at the breach and a day later
-    assert settings.rules.dir == tmp_path.resolve() / "rules"
-    assert settings.templates.dir == tmp_path.resolve() / "templates"
+    # The rules and letters installed with the package, whatever the working directory.
+    assert settings.rules.dir == defaults.RULES and (defaults.RULES / "README.md").is_file()
+    assert settings.templates.dir == defaults.TEMPLATES and (defaults.TEMPLATES / "README.md").is_file()
     assert settings.master_key is None
 
 

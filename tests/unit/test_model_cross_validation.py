@@ -29,7 +29,7 @@ def test_leave_one_writer_set_out_meets_its_floors() -> None:
     roots = [REPO / "corpus"] + ([SHARED_LABELLED] if SHARED_LABELLED.is_dir() else [])
     sets = load_sets(roots)
     assert len(sets) >= 17, [s.name for s in sets]
-    scores = cross_validate(sets, load_ruleset(REPO / "rules"), Organisation())
+    scores = cross_validate(sets, load_ruleset(REPO / "mailbot" / "defaults" / "rules"), Organisation())
     summary = summarise(scores)
     table = ", ".join(f"{s.name} {s.accuracy:.1%}" for s in scores)
     assert summary.mean >= MEAN_FLOOR, table

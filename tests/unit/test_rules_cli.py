@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -50,12 +51,20 @@ def test_folder_plain_output_and_unparseable_file(tmp_path: Path) -> None:
     assert "triage" in lines[1]
 
 
-def test_default_rules_dir_is_relative_to_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "m.eml").write_bytes(b"From: a@example.org\r\nSubject: hoi\r\n\r\nhoi\r\n")
+def test_default_rules_are_the_installed_ones_from_any_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: no rules/ in the working directory is fine; a configured rules.dir still wins."""
+    (tmp_path / "m.eml").write_bytes(b"From: a@example.org\r\nSubject: klacht\r\n\r\nhoi\r\n")
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(command, ["m.eml"])
-    assert result.exit_code != 0
-    assert "rules refused" in result.output and "not found" in result.output
+    for name in [k for k in os.environ if k.startswith("MAILBOT_")]:
+        monkeypatch.delenv(name)
+    result = CliRunner().invoke(command, ["m.eml", "--rules-only"])
+    assert result.exit_code == 0, result.output
+    assert result.output.split("\t")[1] == "complaint"
+    monkeypatch.setenv("MAILBOT_RULES__DIR", str(tmp_path / "own-rules"))
+    refused = CliRunner().invoke(command, ["m.eml", "--rules-only"])
+    assert refused.exit_code != 0 and "own-rules" in refused.output and "not found" in refused.output
 
 
 def test_broken_rules_are_refused_with_file_and_line(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from mailbot.cli import main
 
-RULES = Path(__file__).resolve().parents[2] / "rules"
+RULES = Path(__file__).resolve().parents[2] / "mailbot" / "defaults" / "rules"
 
 
 def check(rules_dir: Path) -> tuple[int, str]:

@@ -17,7 +17,7 @@ CORPUS = REPO.parent / "shared" / "corpus"
 
 @pytest.fixture(scope="module")
 def ruleset():
-    return load_ruleset(REPO / "rules")
+    return load_ruleset(REPO / "mailbot" / "defaults" / "rules")
 
 
 def test_planned_evaluation_finds_the_same_hits_as_evaluating_every_rule(ruleset) -> None:

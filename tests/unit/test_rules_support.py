@@ -12,7 +12,7 @@ from mailbot.domain.rules import RuleSet
 from mailbot.mail.parse import ParsedMail, parse_message
 
 REPO = Path(__file__).resolve().parents[2]
-RULES_DIR = REPO / "rules"
+RULES_DIR = REPO / "mailbot" / "defaults" / "rules"
 CORPUS = REPO / ".." / "shared" / "corpus"
 
 

@@ -18,7 +18,7 @@ from mailbot.adapters.templates import (
 )
 from mailbot.cli.templates import command
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "mailbot" / "defaults" / "templates"
 
 
 @pytest.fixture(scope="module")
