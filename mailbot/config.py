@@ -267,6 +267,20 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The staff web interface (issue 18): loopback by default, behind a TLS proxy in production."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: Where staff reach it (for enrolment links), e.g. https://mailbot.example.nl
+    base_url: str = "http://127.0.0.1:8080"
+    #: Cookies only over HTTPS; off only for plain-HTTP tests on loopback.
+    secure_cookies: bool = True
+    password_max_age_days: int = 365
+
+
+@dataclass(frozen=True)
 class Settings:
     organisation: OrganisationSettings
     storage: StorageSettings
@@ -282,6 +296,7 @@ class Settings:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     backup: BackupSettings | None = None
     model: ModelSettings | None = None
+    web: WebSettings = field(default_factory=WebSettings)
     #: The key-encryption key from ``MAILBOT_MASTER_KEY``, if given; otherwise ``storage.key_file``.
     master_key: str | None = field(default=None, repr=False)
     #: The file the settings came from (None: defaults and environment only), for start-up logs.
@@ -633,6 +648,15 @@ _SCHEMA: dict[str, dict[str, _Key]] = {
         "keep_weekly": _Key(_integer(0), 4),
         "daily_at": _Key(_clock_time, "02:30"),
     },
+    # The staff web interface (issue 18), ``mailbot web``; plain HTTP on loopback, TLS at the proxy.
+    "web": {
+        "enabled": _Key(_boolean, False),
+        "host": _Key(_string, "127.0.0.1"),
+        "port": _Key(_port, 8080),
+        "base_url": _Key(_optional_string),
+        "secure_cookies": _Key(_boolean, True),
+        "password_max_age_days": _Key(_integer(0), 365),
+    },
 }
 
 _IMAP_PORTS = {Security.TLS: 993, Security.STARTTLS: 143, Security.PLAIN: 143}
@@ -800,9 +824,17 @@ def _build(
                 values["privacy"]["complaint_retention_months"], values["privacy"]["ticket_retention_months"]
             ),
         ),
+        web=_web(values["web"]),
         master_key=master_key,
         config_file=config_file,
     )
+
+
+def _web(raw: Mapping[str, Any]) -> WebSettings:
+    base_url = (raw["base_url"] or f"http://{raw['host']}:{raw['port']}").rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError("web.base_url", f"{base_url!r} is not an http(s) address")
+    return WebSettings(**{**raw, "base_url": base_url})
 
 
 def _listener(raw: Mapping[str, Any]) -> ListenerSettings:
