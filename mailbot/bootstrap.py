@@ -52,8 +52,10 @@ from mailbot.services.repositories import UnitOfWork
 from mailbot.services.restriction import suppression_hook
 from mailbot.services.rights_actions import RightsActions
 from mailbot.services.staff import StaffDesk
+from mailbot.services.staff_accounts import StaffAccounts
 from mailbot.services.staff_commands import GdprDesk
 from mailbot.services.staff_hooks import follow_up_notice, new_ticket_notice, staff_reply_handler
+from mailbot.services.ticket_views import TicketViews
 from mailbot.services.usecases import DeadlineActions, OutboxActions, StaffActions, TicketActions
 
 log = logging.getLogger(__name__)
@@ -163,6 +165,8 @@ class App:
     customers: CustomerActions
     rights: RightsActions
     erasure: ErasureActions
+    accounts: StaffAccounts
+    views: TicketViews
 
     def source(self) -> Source:
         s = self.settings
@@ -376,4 +380,25 @@ def build_app(
         erasure=ErasureActions(
             database, clock, erasure_policy, ledger, leases.new_holder(), settings.privacy.ticket_retention
         ),
+        accounts=staff_accounts_of(settings, database, clock, org),
+        views=TicketViews(database, clock),
+    )
+
+
+def staff_accounts_of(
+    settings: Settings, database: SqlDatabase, clock: Clock, org: Organisation
+) -> StaffAccounts:
+    """The web login (issue 18): argon2id, zxcvbn, pyotp behind the services' ports."""
+    from mailbot.adapters.staff_auth import Argon2Hasher, PyotpAuthenticator, zxcvbn_score
+    from mailbot.domain.staff_login import LoginPolicy
+
+    return StaffAccounts(
+        database=database,
+        clock=clock,
+        hasher=Argon2Hasher(),
+        strength=zxcvbn_score,
+        totp=PyotpAuthenticator(),
+        policy=LoginPolicy(password_max_age_days=settings.web.password_max_age_days),
+        staff_addresses=tuple(settings.staff.addresses),
+        issuer=f"{org.name} mailbot",
     )

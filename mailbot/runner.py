@@ -32,6 +32,8 @@ class Runner:
         self.sources: list[Source] = [app.source()]
         self.listener: Any = None
         self.scheduler: Any = None
+        self.web: Any = None
+        self.web_thread: threading.Thread | None = None
 
     def stop(self, *_: object) -> None:
         if not self.stopping.is_set():
@@ -65,6 +67,13 @@ class Runner:
                 "smtp listener started",
                 extra={"host": settings.listener.host, "port": settings.listener.port},
             )
+        if settings.web.enabled:  # the staff pages beside the intake (issue 18)
+            from mailbot.web.server import server_of
+
+            self.web = server_of(self.app)
+            self.web_thread = threading.Thread(target=self.web.run, name="web", daemon=True)
+            self.web_thread.start()
+            log.info("web interface started", extra={"host": settings.web.host, "port": settings.web.port})
         from mailbot.scheduler import start_scheduler
 
         self.scheduler = start_scheduler(self.app)
@@ -111,6 +120,9 @@ class Runner:
                 self.scheduler.shutdown(wait=True)
             if self.listener is not None:
                 self.listener.stop()
+            if self.web is not None and self.web_thread is not None:
+                self.web.should_exit = True
+                self.web_thread.join(timeout=10)
             for source in self.sources:
                 source.close()
             self.app.close()

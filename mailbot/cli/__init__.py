@@ -281,6 +281,7 @@ _OPTIONAL = {
     "mailbot.cli.backup": None,
     "mailbot.cli.erasure": None,  # adds erase to ``customers``; ``retention purge``
     "mailbot.cli.model": None,
+    "mailbot.cli.web": "web",
 }
 
 

@@ -159,5 +159,45 @@ def tickets_fulfil(ctx: click.Context, ref: str, actor: str | None) -> None:
     click.echo(f"{ref.upper()}: {done}; the requester is told")
 
 
-#: The commands above hang under ``tickets``; nothing new at the top level.
-commands: list[click.Command] = []
+@click.group()
+def staff() -> None:
+    """Staff web accounts (issue 18): enrolment links, roles."""
+
+
+@staff.command("add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["staff", "admin"]), default="staff", show_default=True)
+@click.pass_context
+def staff_add(ctx: click.Context, email: str, role: str) -> None:
+    """Create a web account for EMAIL (on staff.addresses) and print its one-time enrolment link.
+
+    Run again to reset a lost authenticator or password: the old login stops working."""
+    from mailbot.services.staff_accounts import AccountRefused
+
+    try:
+        with opened_app(ctx) as app:
+            token = app.accounts.add(email, role, actor="cli")
+            base = app.settings.web.base_url
+            hours = int(app.accounts.policy.enrolment_valid.total_seconds() // 3600)
+    except AccountRefused as exc:
+        fail(str(exc))
+        return
+    click.echo(f"{email.strip().lower()} ({role}): enrolment link, valid {hours} hours, usable once:")
+    click.echo(f"{base}/enrol/{token}")
+
+
+@staff.command("list")
+@click.pass_context
+def staff_list(ctx: click.Context) -> None:
+    """Web accounts with their role and state."""
+    with opened_app(ctx) as app:
+        accounts = app.accounts.accounts()
+    if not accounts:
+        click.echo("no web accounts (mailbot staff add EMAIL)")
+    for a in accounts:
+        state = "disabled" if a.disabled_at else "enrolled" if a.enrolled else "enrolment pending"
+        click.echo(f"{a.email:<40} {a.role.value:<6} {state}")
+
+
+#: ``staff`` is new at the top level; the ticket commands above hang under ``tickets``.
+commands: list[click.Command] = [staff]

@@ -35,6 +35,7 @@ from mailbot.config.sections import (
     StaffSettings,
     StorageSettings,
     TemplateSettings,
+    WebSettings,
 )
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "StaffSettings",
     "StorageSettings",
     "TemplateSettings",
+    "WebSettings",
     "env_name",
     "known_keys",
     "load_settings",

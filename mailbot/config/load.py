@@ -259,8 +259,14 @@ def _derived(given: Settings, base: Path) -> tuple[Settings, list[tuple[str, str
     privacy = given.privacy.model_copy(
         update={"erasure_ledger": path(given.privacy, "erasure_ledger", keys / "erasure-ledger.jsonl")}
     )
+    web = given.web
+    base_url = (web.base_url if _given(web, "base_url") else f"http://{web.host}:{web.port}").rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        problems.append(("web.base_url", f"{base_url!r} is not an http(s) address"))
+    web = web.model_copy(update={"base_url": base_url})
     settings = given.model_copy(
         update={
+            "web": web,
             "storage": storage,
             "imap": _imap(given.imap, base, problems),
             "smtp": _smtp(given.smtp, base, org.mailbox, problems),

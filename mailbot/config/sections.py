@@ -267,6 +267,22 @@ class BackupSettings(Section):
     daily_at: ClockTime = time(2, 30)
 
 
+class WebSettings(Section):
+    """The staff web interface (issue 18), ``mailbot web``: plain HTTP on loopback by default,
+    behind a TLS reverse proxy in production."""
+
+    enabled: Flag = False
+    host: Text = "127.0.0.1"
+    port: Port = 8080
+    #: Where staff reach it (for enrolment links), e.g. https://mailbot.example.nl.
+    #: Derived: ``http://<host>:<port>``.
+    base_url: Text = "http://127.0.0.1:8080"
+    #: Cookies only over HTTPS; off only for plain-HTTP tests on loopback.
+    secure_cookies: Flag = True
+    #: The privacy statement promises periodic password change.
+    password_max_age_days: Count = 365
+
+
 class Settings(BaseSettings):
     """The whole configuration: embedded default < TOML file < ``MAILBOT_SECTION__KEY`` variable.
 
@@ -289,6 +305,7 @@ class Settings(BaseSettings):
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     backup: BackupSettings = Field(default_factory=BackupSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     # Not settings of the file: where they came from, and the key from MAILBOT_MASTER_KEY.
     _master_key: str | None = PrivateAttr(default=None)

@@ -101,3 +101,32 @@ class ErasureLedgerFile(Protocol):
         ...
 
     def entries(self) -> list[LedgerEntry]: ...
+
+
+class PasswordHasher(Protocol):
+    """A slow, salted password hash (argon2id in production)."""
+
+    def hash(self, password: str) -> str: ...
+    def verify(self, hashed: str, password: str) -> bool:
+        """False for a wrong password (never raises for one)."""
+        ...
+
+
+class StrengthMeter(Protocol):
+    def __call__(self, password: str, user_inputs: Sequence[str]) -> int:
+        """A guessability score from 0 (guessed at once) to 4 (zxcvbn's scale)."""
+        ...
+
+
+class Authenticator(Protocol):
+    """Time-based one-time passwords (RFC 6238) for the second login factor."""
+
+    def new_secret(self) -> str: ...
+    def matching_step(self, secret: str, code: str, now: datetime) -> int | None:
+        """The time step whose code ``code`` is (this one or its neighbours, for clock drift), or
+        None when it matches none."""
+        ...
+
+    def uri(self, secret: str, account: str, issuer: str) -> str:
+        """The ``otpauth://`` URI an authenticator app reads from the QR code."""
+        ...

@@ -377,3 +377,44 @@ Index("ix_messages_sender_recent", Message.customer_id, Message.created_at)
 Index("uq_messages_raw_message_id", Message.raw_message_id, unique=True)
 #: One event per place in the audit chain.
 Index("uq_audit_events_seq", AuditEvent.seq, unique=True)
+
+
+class StaffAccountRow(Base):
+    """A staff member's web login (issue 18): argon2id password hash, the TOTP secret sealed with
+    the system key, lockout counters. The address is the staff address from the configuration."""
+
+    __tablename__ = "staff_accounts"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    password_hash: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    totp_pending_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    enrol_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    enrol_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class StaffRecoveryCode(Base):
+    __tablename__ = "staff_recovery_codes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("staff_accounts.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class StaffSessionRow(Base):
+    """A server-side login session: the cookie's token is stored only as its SHA-256."""
+
+    __tablename__ = "staff_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("staff_accounts.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -14,6 +14,7 @@ from mailbot.adapters.db.repos.mailbox import SqlMailbox, SqlQuarantine
 from mailbot.adapters.db.repos.outbox import SqlOutbox
 from mailbot.adapters.db.repos.privacy import SqlPrivacy
 from mailbot.adapters.db.repos.records import SqlAudit, SqlDecisions, SqlLeases, SqlSteps
+from mailbot.adapters.db.repos.staff import SqlStaffAccounts
 from mailbot.adapters.db.repos.tickets import SqlMessages, SqlTickets
 from mailbot.adapters.db.vault import Vault
 from mailbot.services.repositories import Conflict
@@ -36,6 +37,7 @@ class SqlUnitOfWork:
         self.leases = SqlLeases(session, vault)
         self.privacy = SqlPrivacy(session, vault)
         self.erasures = SqlErasures(session, vault)
+        self.staff_accounts = SqlStaffAccounts(session, vault)
 
 
 class SqlDatabase:
