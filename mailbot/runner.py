@@ -74,13 +74,20 @@ class Runner:
             if self.stopping.is_set():
                 return
             try:
-                summary = run_pass(source, self.app.database, self.app.processor, self.app.clock)
+                summary = run_pass(
+                    source,
+                    self.app.database,
+                    self.app.processor,
+                    self.app.clock,
+                    should_stop=self.stopping.is_set,
+                )
             except Exception as exc:  # a source outage must not end the service; retry next round
                 log.warning("intake failed", extra={"source": source.name, "error": type(exc).__name__})
                 continue
             if summary.fetched:
                 log.info("intake", extra={"source": source.name, **summary.as_dict()})
-                self.drain_now()
+                if not self.stopping.is_set():
+                    self.drain_now()
             try:
                 record_pass(self.app.settings, self.app.clock())
             except OSError:  # a full or read-only disk must not stop intake; health will say so
