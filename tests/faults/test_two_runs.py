@@ -1,9 +1,9 @@
 """Two workers (issue 13): two ``mailbot run`` processes on one PostgreSQL, the same Dovecot
-mailbox and the same SMTP server, over ``TWO_RUNS_N`` messages (700 by default to keep the fault tests near 4 minutes; 1,000 passed in 69 s). Each message is stored
-once (the fingerprint's unique index referees the race for a batch), processed once, moved once,
-and each outgoing mail delivered exactly once (the outbox claim's SKIP LOCKED). The test over 500
-messages already stored (tests/integration/test_two_workers.py) covers processing alone; this one
-adds the mailbox and the outbox."""
+mailbox and the same SMTP server, over ``TWO_RUNS_N`` messages (700 by default to keep the fault
+tests near 4 minutes; 1,000 passed in 69 s). Each message is stored once (the fingerprint's unique
+index referees the race for a batch), processed once, moved once, and each outgoing mail delivered
+exactly once (the outbox claim's SKIP LOCKED). tests/integration/test_two_workers.py covers
+processing of 500 stored messages alone; this one adds the mailbox and the outbox."""
 
 from __future__ import annotations
 
