@@ -100,12 +100,15 @@ def ingest(
     clock: Clock,
     *,
     on_batch: Callable[[IngestReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> IngestReport:
     """One pass over ``source``: every message it has is stored (or recognised) and then marked done."""
     report = IngestReport()
     with database.transaction() as uow:
         cursor = uow.mailbox.cursor(source.name)
     for batch in source.batches(cursor):
+        if should_stop is not None and should_stop():
+            break  # the batch was not stored: it stays at the source for the next start
         _ingest_batch(source, database, clock, batch, report)
         if on_batch:
             on_batch(report)

@@ -52,7 +52,9 @@ def run_pass(
     clock: Clock,
     *,
     on_progress: Callable[[IngestReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> PassSummary:
-    ingested = ingest(source, database, clock, on_batch=on_progress)
-    processed = process_pending(database, processor, clock, parsed=ingested.parsed)
+    """``should_stop`` (SIGTERM in ``mailbot run``) ends the pass after the batch or message in hand."""
+    ingested = ingest(source, database, clock, on_batch=on_progress, should_stop=should_stop)
+    processed = process_pending(database, processor, clock, parsed=ingested.parsed, should_stop=should_stop)
     return summarise(ingested, processed)

@@ -164,8 +164,12 @@ def process_pending(
     *,
     batch: int = 100,
     parsed: ParsedCache | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ProcessReport:
     """Process every pending message, oldest first, each in its own transaction.
+
+    ``should_stop`` is asked between messages: a service asked to stop (SIGTERM) finishes the
+    message in hand and leaves the rest pending for its next start.
 
     A failing message is retried at once up to ``max_attempts`` and then quarantined, so one pass
     ends with every message either processed or quarantined (``fetch --once`` runs to the end).
@@ -179,6 +183,8 @@ def process_pending(
         if not ids:
             return report
         for raw_id in ids:
+            if should_stop is not None and should_stop():
+                return report
             outcome = process_one(database, processor, clock, raw_id, parsed)
             while outcome == "retry":
                 report.retried += 1

@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from mailbot.adapters.db.models import Outbox, new_id
 from mailbot.adapters.db.repos.base import SqlRepository, owner_of
@@ -75,6 +75,15 @@ class SqlOutbox(SqlRepository):
         return self.session.scalar(select(Outbox.id).where(Outbox.dedupe_key == key)) is not None
 
     def claim_due(self, now: datetime) -> ClaimedMail | None:
+        if self.session.get_bind().dialect.name == "sqlite":
+            # SQLite has no row locks: take its write lock first (a no-op UPDATE), so a second
+            # drainer (the scheduler's job, `send --once`) waits instead of sending the same row.
+            self.session.execute(
+                update(Outbox)
+                .where(Outbox.id == "")
+                .values(attempts=Outbox.attempts)
+                .execution_options(synchronize_session=False)
+            )
         row = self.session.scalars(
             select(Outbox)
             .where(Outbox.status == "pending", Outbox.next_attempt_at <= now)
