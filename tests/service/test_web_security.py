@@ -204,3 +204,19 @@ def test_an_expired_password_must_be_changed_before_any_page(app: App, client: T
     assert client.post("/password", data={**form, "new": "kort", "new_again": "kort"}).status_code == 400
     assert client.post("/password", data=form).status_code == 303
     assert logged_in(client)
+
+
+def test_a_disabled_account_loses_its_session(app: App, client: TestClient, clock) -> None:
+    admin_secret, _ = enrol(app, ANNA, "admin")
+    bram_secret, _ = enrol(app, BRAM, "staff")
+    clock.advance(seconds=30)
+    assert log_in(client, BRAM, PASSWORD, code_at(bram_secret, clock())) == 303
+    assert logged_in(client)
+    [bram] = [a for a in app.accounts.accounts() if a.email == BRAM]
+    with TestClient(create_app(app), base_url="https://testserver", follow_redirects=False) as admin:
+        assert log_in(admin, ANNA, PASSWORD, code_at(admin_secret, clock())) == 303
+        token = csrf_of(admin.get("/admin/accounts").text)
+        assert admin.post(f"/admin/accounts/{bram.id}/disable", data={"csrf": token}).status_code == 303
+    assert not logged_in(client)
+    clock.advance(seconds=30)
+    assert log_in(client, BRAM, PASSWORD, code_at(bram_secret, clock())) == 401

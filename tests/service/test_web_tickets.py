@@ -132,3 +132,11 @@ def test_cli_staff_add_prints_a_link_that_enrols(tmp_path: Path, clock) -> None:
     assert status == 2 and "not on staff.addresses" in output and "Error" not in output
     status, output = run_cli(env, "staff", "list")
     assert status == 0 and "enrolment pending" in output
+
+
+def test_review_and_digest_pages(app: App, client: TestClient) -> None:
+    review = client.get("/quarantine")
+    assert review.status_code == 200 and "The quarantine is empty." in review.text
+    digest = client.get("/digest")
+    assert digest.status_code == 200 and 'id="digest"' in digest.text
+    assert "complaint" in digest.text.lower() or "klacht" in digest.text.lower()
