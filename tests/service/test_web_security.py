@@ -190,3 +190,33 @@ def test_admin_creates_an_enrolment_link_and_it_enrols_once(app: App, client: Te
     done = client.post(url, data={**form, "code": code_at(bram_secret.group(1), clock())})
     assert done.status_code == 200 and len(re.findall(r"<li><code>", done.text)) == 10
     assert client.get(f"/enrol/{link.group(1)}").status_code == 404
+
+
+def test_an_expired_password_must_be_changed_before_any_page(app: App, client: TestClient, clock) -> None:
+    secret, _ = enrol(app, ANNA)
+    clock.advance(days=366)
+    assert log_in(client, ANNA, PASSWORD, code_at(secret, clock())) == 303
+    blocked = client.get("/tickets")
+    assert blocked.status_code == 303 and blocked.headers["location"] == "/password"
+    page = client.get("/password")
+    new = "vier nieuwe woorden samen sterk"
+    form = {"csrf": csrf_of(page.text), "current": PASSWORD, "new": new, "new_again": new}
+    assert client.post("/password", data={**form, "new": "kort", "new_again": "kort"}).status_code == 400
+    assert client.post("/password", data=form).status_code == 303
+    assert logged_in(client)
+
+
+def test_a_disabled_account_loses_its_session(app: App, client: TestClient, clock) -> None:
+    admin_secret, _ = enrol(app, ANNA, "admin")
+    bram_secret, _ = enrol(app, BRAM, "staff")
+    clock.advance(seconds=30)
+    assert log_in(client, BRAM, PASSWORD, code_at(bram_secret, clock())) == 303
+    assert logged_in(client)
+    [bram] = [a for a in app.accounts.accounts() if a.email == BRAM]
+    with TestClient(create_app(app), base_url="https://testserver", follow_redirects=False) as admin:
+        assert log_in(admin, ANNA, PASSWORD, code_at(admin_secret, clock())) == 303
+        token = csrf_of(admin.get("/admin/accounts").text)
+        assert admin.post(f"/admin/accounts/{bram.id}/disable", data={"csrf": token}).status_code == 303
+    assert not logged_in(client)
+    clock.advance(seconds=30)
+    assert log_in(client, BRAM, PASSWORD, code_at(bram_secret, clock())) == 401
