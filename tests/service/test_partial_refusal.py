@@ -16,6 +16,8 @@ from mailbot.domain.model import Ticket
 from mailbot.services.decisions import DecisionRefused
 from tests.support.app import make_app
 from tests.support.conversation import Conversation
+from tests.support.conversation import newest_ticket as newest
+from tests.support.conversation import plain_text as text
 from tests.support.mail import make_mail
 from tests.support.smtp_sink import SmtpSink
 
@@ -41,17 +43,6 @@ def app(tmp_path: Path, database_url: str, clock, smtp_sink: SmtpSink) -> App:  
 @pytest.fixture
 def talk(app: App, smtp_sink: SmtpSink) -> Conversation:
     return Conversation(app, smtp_sink)
-
-
-def text(mail: EmailMessage) -> str:
-    part = mail.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content())
-
-
-def newest(app: App) -> Ticket:
-    with app.database.transaction() as uow:
-        return max(uow.tickets.list(), key=lambda t: t.ref)
 
 
 def request(talk: Conversation, subject: str, body: str) -> tuple[Ticket, EmailMessage]:

@@ -12,10 +12,11 @@ import pytest
 
 from mailbot.adapters.smtp_sender import SmtpMailer
 from mailbot.bootstrap import App
-from mailbot.domain.model import Ticket
 from tests.support.app import mailbot_env, make_app
 from tests.support.app import run_cli as run
 from tests.support.conversation import Conversation
+from tests.support.conversation import newest_ticket as newest
+from tests.support.conversation import plain_text as text
 from tests.support.mail import make_mail
 from tests.support.smtp_sink import SmtpSink
 
@@ -42,17 +43,6 @@ def app(tmp_path: Path, database_url: str, clock, smtp_sink: SmtpSink) -> App:
 @pytest.fixture
 def talk(app: App, smtp_sink: SmtpSink) -> Conversation:
     return Conversation(app, smtp_sink)
-
-
-def text(mail: EmailMessage) -> str:
-    part = mail.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content())
-
-
-def newest(app: App) -> Ticket:
-    with app.database.transaction() as uow:
-        return max(uow.tickets.list(), key=lambda t: t.ref)
 
 
 def test_r_a15_an_objection_suppresses_marketing_at_once_without_identity_check(

@@ -8,6 +8,7 @@ from datetime import datetime
 from email.message import EmailMessage
 
 from mailbot.bootstrap import App
+from mailbot.domain.model import Ticket
 from mailbot.services.ingest import ingest
 from mailbot.services.process import process_pending
 from tests.support.fakes import MemorySource
@@ -43,3 +44,16 @@ class Conversation:
 
     def to(self, address: str, mails: list[tuple[tuple[str, ...], EmailMessage]]) -> list[EmailMessage]:
         return [m for rcpts, m in mails if address in rcpts]
+
+
+def plain_text(mail: EmailMessage) -> str:
+    """The text/plain body a recipient reads."""
+    part = mail.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def newest_ticket(app: App) -> Ticket:
+    """The ticket opened last (highest reference)."""
+    with app.database.transaction() as uow:
+        return max(uow.tickets.list(), key=lambda t: t.ref)
