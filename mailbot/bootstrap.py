@@ -95,6 +95,7 @@ def imap_source_of(settings: Settings) -> Source:
         after=imap.after.value,
         batch_size=imap.batch_size,
         timeout=imap.timeout_seconds,
+        max_message_bytes=settings.processing.max_message_bytes,
     )
 
 
@@ -174,7 +175,8 @@ class App:
             return imap_source_of(s)
         from mailbot.adapters.maildir import MaildirSource
 
-        return MaildirSource(s.storage.inbox_dir, batch_size=s.imap.batch_size)
+        limit = s.processing.max_message_bytes
+        return MaildirSource(s.storage.inbox_dir, batch_size=s.imap.batch_size, max_message_bytes=limit)
 
     def drain_outbox(self) -> int:
         return self.outbox.drain().sent

@@ -174,6 +174,9 @@ class StaffSettings(Section):
 class ProcessingSettings(Section):
     max_attempts: Positive = 3
     auto_reply_cap_per_day: Count = 3
+    #: Larger mail is quarantined at intake with only its first 64 KB read (the source keeps the
+    #: whole message); the embedded listener refuses it with 552. 25 MiB: the common provider limit.
+    max_message_bytes: Positive = 25 * 1024 * 1024
 
 
 class DeadlineSettings(Section):
