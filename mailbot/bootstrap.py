@@ -125,6 +125,7 @@ def outbox_policy(settings: Settings, org: Organisation) -> OutboxPolicy:
         staff_addresses=tuple(settings.staff.addresses),
         auto_reply_cap_per_day=settings.processing.auto_reply_cap_per_day,
         retry_horizon=timedelta(hours=settings.smtp.retry_horizon_hours),
+        retry_first=timedelta(seconds=settings.smtp.retry_first_seconds),
     )
 
 

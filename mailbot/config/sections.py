@@ -145,6 +145,8 @@ class SmtpSettings(Section):
     password_file: OptionalPath = None
     timeout_seconds: Positive = 30
     retry_horizon_hours: Positive = 48
+    #: The first retry after a temporary failure; each next one waits twice as long (to an hour).
+    retry_first_seconds: Positive = 60
     #: Derived: ``organisation.mailbox``.
     from_address: Address = "info@ordevos.nl"
 
