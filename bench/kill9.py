@@ -3,7 +3,7 @@
 The same harness as ``tests/faults/test_kill9.py`` (tests/support/faults.py): a private Dovecot,
 an aiosmtpd sink on loopback, ``mailbot run`` as a child process killed and restarted ``--kills``
 times, then stopped with SIGTERM. Prints kills, messages, lost, doubled tickets, doubled mails,
-quarantined, elapsed seconds and the core count, per backend.
+quarantined, elapsed seconds, the mailbot process's peak RSS and the core count, per backend.
 
     .venv/bin/python bench/kill9.py [--messages 1000] [--kills 10] [--seed 13] [--backend B]
 """
@@ -72,6 +72,7 @@ def one(backend: str, messages: int, kills: int, seed: int) -> dict[str, object]
         "integrity": figures.integrity,
         "problems": figures.problems(max_doubles=figures.kills),
         "elapsed_s": figures.elapsed,
+        "peak_rss_mib": figures.peak_rss_mib,
         "cores": figures.cores,
     }
 

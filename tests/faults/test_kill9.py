@@ -48,3 +48,5 @@ def test_kill9_loses_and_doubles_nothing(
     assert figures.kills >= KILLS
     assert figures.problems(max_doubles=figures.kills) == []
     assert figures.outcomes.get("ticket_opened", 0) > MESSAGES // 2  # the corpus really made tickets
+    # Memory stays flat through restarts and a backlog (read from /proc before every signal).
+    assert 0 < figures.peak_rss_mib < 250, figures.peak_rss_mib

@@ -131,6 +131,7 @@ class MailbotProcess:
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.peak_rss_kib = 0  # the highest VmHWM of any of its lives, read just before each signal
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
@@ -148,12 +149,14 @@ class MailbotProcess:
     def kill(self) -> None:
         """SIGKILL: no handler runs, no transaction is finished, nothing is flushed."""
         assert self.proc is not None
+        self._note_peak()
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
 
     def terminate(self, timeout: float = 30) -> int:
         """SIGTERM and wait; returns the exit status (0 is a clean stop)."""
         assert self.proc is not None
+        self._note_peak()
         self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)
@@ -164,6 +167,17 @@ class MailbotProcess:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def _note_peak(self) -> None:
+        """The kernel's high-water mark of resident memory (Linux ``/proc``; 0 elsewhere)."""
+        assert self.proc is not None
+        try:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                self.peak_rss_kib = max(self.peak_rss_kib, int(line.split()[1]))
 
     def ensure_stopped(self) -> None:
         if self.alive():
@@ -201,6 +215,7 @@ class Figures:
     quarantined: int = 0
     integrity: str = "ok"
     elapsed: float = 0.0
+    peak_rss_mib: float = 0.0  # of the mailbot process, over all its lives
     cores: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     def problems(self, max_doubles: int) -> list[str]:
@@ -342,4 +357,5 @@ def kill9_run(
     finally:
         proc.ensure_stopped()
     figures.elapsed = round(time.monotonic() - started, 1)
+    figures.peak_rss_mib = round(proc.peak_rss_kib / 1024, 1)
     return referee(figures, database_url, imap, sink), proc
