@@ -22,7 +22,7 @@ _SUPPRESS_STOP = frozenset({"all", "oof", "autoreply"})
 _MACHINE_LOCAL = re.compile(
     r"^(?:mailer-daemon|mailer_daemon|maildaemon|post[-_.]?master|owner-.+|.+-owner|.+-request|"
     r"no[-_.]?reply|do[-_.]?not[-_.]?reply|dont[-_.]?reply|noreply[-_.].*|no[-_.]reply[-_.].*|"
-    r"bounces?|bounce[-+_.].*|.+[-+_.]bounces?|mail[-_.]?daemon|notifications?[-_.]?noreply|"
+    r"bounces?|bounce[-+_.].*|.+[-+_.]bounces?|mail[-_.]?daemon|notifications?([-_.]?noreply)?|notify|"
     r"auto[-_.]?reply|autoresponder|automailer|mdaemon|majordomo|listserv|sympa)$",
     re.IGNORECASE,
 )
@@ -72,6 +72,28 @@ def suppresses_auto_response(value: str | None) -> bool:
         return False
     tokens = {t.strip().lower() for t in re.split(r"[,;\s]+", value) if t.strip()}
     return bool(tokens & _SUPPRESS_STOP)
+
+
+#: iTIP methods (RFC 5546) a calendar program sends by itself: answers to an invitation
+#: (accepted, declined, tentative: REPLY), cancellations, counter-proposals, refreshes, and the
+#: invitations themselves. Written by a program, they are never a customer's letter to answer.
+_ITIP_METHODS = frozenset({"REPLY", "CANCEL", "COUNTER", "DECLINECOUNTER", "REFRESH", "REQUEST", "PUBLISH", "ADD"})
+_ITIP_METHOD = re.compile(rb"^METHOD:\s*([A-Za-z-]+)", re.MULTILINE)
+_CALENDAR_TYPES = ("text/calendar", "application/ics")
+
+
+def calendar_method(parsed: ParsedMail) -> str | None:
+    """The iTIP method of a calendar message (a ``text/calendar`` body or part), upper-case, or
+    None when the message carries no calendar data. Only calendar parts are read."""
+    if parsed.content_type in _CALENDAR_TYPES:
+        return "REQUEST"  # a bare calendar object as the whole message: a program sent it
+    for att in parsed.attachments:
+        if att.content_type in _CALENDAR_TYPES:
+            found = _ITIP_METHOD.search(att.content[:65536])
+            method = found.group(1).decode("ascii").upper() if found else "REQUEST"
+            if method in _ITIP_METHODS:
+                return method
+    return None
 
 
 def is_machine_sender(address: str | None) -> bool:
@@ -127,6 +149,9 @@ def detect_automated(parsed: ParsedMail, org: Organisation | None = None) -> Aut
             reasons.append(f"R-C4 {name}")
 
     ctype = parsed.content_type
+    method = calendar_method(parsed)
+    if method is not None:
+        reasons.append(f"R-C6 calendar {method.lower()}")
     if ctype == "multipart/report":
         reasons.append(f"R-C6 multipart/report {parsed.report_type or 'unknown'}")
     elif ctype in ("message/delivery-status", "message/disposition-notification", "message/feedback-report"):

@@ -212,3 +212,45 @@ def test_a_person_announcing_an_absence_is_not_automated() -> None:
         "Afwezig volgende week", "Ik ben afwezig volgende week, kan mijn afspraak verzet worden?"
     )
     assert classify(parsed, shipped_rules(), ORG).category is not Category.AUTOMATED
+
+
+def _calendar_mail(method_line: str, subject: str, body: str = "") -> bytes:
+    return (
+        "From: Markus Vogel <markus@web.example>\r\nTo: info@ordevos.nl\r\n"
+        f"Subject: {subject}\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/alternative; boundary="b"\r\n\r\n'
+        f"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+        f"--b\r\nContent-Type: text/calendar; charset=utf-8; method=REPLY\r\n\r\n"
+        f"BEGIN:VCALENDAR\r\n{method_line}BEGIN:VEVENT\r\nSUMMARY:Gesprek\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        "--b--\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("method_line", "subject", "reason"),
+    [
+        ("METHOD:REPLY\r\n", "Abgelehnt: Gesprek n.a.v. uw klacht", "R-C6 calendar reply"),
+        ("METHOD:REPLY\r\n", "Tentative: Workshop LinkedIn", "R-C6 calendar reply"),
+        ("METHOD:CANCEL\r\n", "Geannuleerd: intake", "R-C6 calendar cancel"),
+        ("", "Uitnodiging: kennismaking", "R-C6 calendar request"),  # no METHOD line: an invitation
+    ],
+)
+def test_calendar_responses_are_machine_mail_whatever_the_subject_says(
+    method_line: str, subject: str, reason: str
+) -> None:
+    """classification.md: an iTIP message (a ``text/calendar`` part) is written by a calendar
+    program, often with an empty body; "klacht" in the subject of a declined meeting about a
+    complaint must not open a complaint ticket or send an acknowledgement."""
+    parsed = parse_message(_calendar_mail(method_line, subject))
+    assert reason in detect_automated(parsed, ORG).reasons
+    assert classify(parsed, shipped_rules(), ORG).category is Category.AUTOMATED
+
+
+def test_a_calendar_file_named_in_text_is_not_a_calendar_message() -> None:
+    parsed = make_mail("Klacht", "Ik stuur u mijn agenda als .ics bestand. METHOD:REPLY")
+    assert detect_automated(parsed, ORG).reasons == ()
+
+
+@pytest.mark.parametrize("local", ["notifications", "notification", "notify", "notifications-noreply"])
+def test_notification_mailboxes_are_machine_senders(local: str) -> None:
+    assert is_machine_sender(f"{local}@calendly.example")
