@@ -77,7 +77,9 @@ def suppresses_auto_response(value: str | None) -> bool:
 #: iTIP methods (RFC 5546) a calendar program sends by itself: answers to an invitation
 #: (accepted, declined, tentative: REPLY), cancellations, counter-proposals, refreshes, and the
 #: invitations themselves. Written by a program, they are never a customer's letter to answer.
-_ITIP_METHODS = frozenset({"REPLY", "CANCEL", "COUNTER", "DECLINECOUNTER", "REFRESH", "REQUEST", "PUBLISH", "ADD"})
+_ITIP_METHODS = frozenset(
+    {"REPLY", "CANCEL", "COUNTER", "DECLINECOUNTER", "REFRESH", "REQUEST", "PUBLISH", "ADD"}
+)
 _ITIP_METHOD = re.compile(rb"^METHOD:\s*([A-Za-z-]+)", re.MULTILINE)
 _CALENDAR_TYPES = ("text/calendar", "application/ics")
 
