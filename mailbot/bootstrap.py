@@ -35,6 +35,7 @@ from mailbot.policies import (
     deadline_policy_of,
     ladder_of,
     organisation_of,
+    response_promise_of,
     work_calendar_of,
 )
 from mailbot.services import leases
@@ -124,6 +125,7 @@ def outbox_policy(settings: Settings, org: Organisation) -> OutboxPolicy:
         staff_addresses=tuple(settings.staff.addresses),
         auto_reply_cap_per_day=settings.processing.auto_reply_cap_per_day,
         retry_horizon=timedelta(hours=settings.smtp.retry_horizon_hours),
+        promise=response_promise_of(settings),
     )
 
 

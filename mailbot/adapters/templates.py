@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from markupsafe import Markup
 
+from mailbot.domain.deadlines import working_days_due
 from mailbot.mail.compose import clean_header_text
 
 __all__ = [
@@ -355,6 +356,10 @@ def sample_context(purpose: str) -> dict[str, Any]:
         "category": category,
         "received_at": received,
         "first_response_due": received + timedelta(hours=48) if category != "other" else None,
+        # What the letter promises: 48 hours on working days (Thursday 10:30 → Monday 10:30).
+        "promised_response": working_days_due(received, 48) if category != "other" else None,
+        "promise_mode": "working_days",
+        "promise_hours": 48,
         "decision_due": date(2026, 4, 2) if category == "complaint" else None,
         "legal_start": received.date() if gdpr else None,
         "legal_due": date(2026, 4, 7) if gdpr else None,

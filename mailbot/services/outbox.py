@@ -17,10 +17,11 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from mailbot.domain.deadlines import ResponsePromise
 from mailbot.domain.model import Category, Customer, NewMessage, Organisation, Ticket
 from mailbot.mail.compose import (
     AUTO_GENERATED,
@@ -59,6 +60,8 @@ class OutboxPolicy:
     auto_reply_cap_per_day: int = 3
     retry_horizon: timedelta = timedelta(hours=48)
     notify_staff: bool = True
+    #: What acknowledgements promise for the first answer (issue 17: working days by default).
+    promise: ResponsePromise = field(default_factory=ResponsePromise)
 
 
 # -- enqueueing ----------------------------------------------------------------------------------------
@@ -172,7 +175,7 @@ def notify_customer(
     ``auto-generated``: mailbot writes it from a template on a human decision, and the mark keeps
     the requester's autoresponders from answering it (RFC 3834)."""
     context = {
-        **ticket_context(ticket, customer.name, uow.tickets.subject(ticket), policy.org),
+        **ticket_context(ticket, customer.name, uow.tickets.subject(ticket), policy.org, policy.promise),
         **decision,
     }
     rendered = renderer.render(purpose, ticket.language, context)
@@ -201,11 +204,22 @@ def notify_customer(
     )
 
 
-def ticket_context(ticket: Ticket, customer_name: str, subject: str, org: Organisation) -> dict[str, Any]:
+def ticket_context(
+    ticket: Ticket,
+    customer_name: str,
+    subject: str,
+    org: Organisation,
+    promise: ResponsePromise | None = None,
+) -> dict[str, Any]:
+    """The ``ticket``/``customer``/``message`` part of every letter's context. ``promised_response``
+    is what the letter may promise (``promise``, working days by default), never the internal
+    ``first_response_due``, which counts clock hours and may fall on a Sunday."""
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(org.timezone)
     category = Category(ticket.category)
+    promise = promise or ResponsePromise()
+    promised = promise.due(ticket.received_at) if ticket.first_response_due is not None else None
     return {
         "org": {"name": org.name, "mailbox": org.mailbox, "website": org.domain},
         "ticket": {
@@ -213,6 +227,9 @@ def ticket_context(ticket: Ticket, customer_name: str, subject: str, org: Organi
             "category": category,
             "received_at": ticket.received_at,
             "first_response_due": ticket.first_response_due,
+            "promised_response": promised,
+            "promise_mode": promise.mode,
+            "promise_hours": promise.hours,
             "decision_due": ticket.resolution_due.astimezone(zone).date() if ticket.resolution_due else None,
             "legal_start": ticket.received_at.astimezone(zone).date() if ticket.legal_due else None,
             "legal_due": ticket.legal_due.astimezone(zone).date() if ticket.legal_due else None,
@@ -234,7 +251,9 @@ def acknowledgement_hook(renderer: Renderer, policy: OutboxPolicy) -> Callable[[
 
     def on_ticket_opened(opened: OpenedTicket) -> None:
         ticket, uow, now = opened.ticket, opened.uow, opened.now
-        context = ticket_context(ticket, opened.parsed.from_name, opened.parsed.subject, policy.org)
+        context = ticket_context(
+            ticket, opened.parsed.from_name, opened.parsed.subject, policy.org, policy.promise
+        )
         decision = opened.decision
         if decision.ack_purpose is not None:
             rendered = renderer.render(decision.ack_purpose, ticket.language, context)
