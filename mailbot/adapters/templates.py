@@ -27,6 +27,7 @@ from markupsafe import Markup
 
 from mailbot.domain.deadlines import working_days_due
 from mailbot.mail.compose import clean_header_text
+from mailbot.mail.language import detect_language
 
 __all__ = [
     "LANGUAGES",
@@ -137,6 +138,10 @@ _DEADLINE_LABELS = {
         "internal": "internal target",
     },
 }
+_LANGUAGE_NAMES = {
+    "nl": {"nl": "Nederlands", "en": "Engels", "de": "Duits", "fr": "Frans"},
+    "en": {"nl": "Dutch", "en": "English", "de": "German", "fr": "French"},
+}
 _ENGLISH_DIVIDER = "\n\n-- English version --\n\n"
 
 
@@ -192,6 +197,8 @@ class TemplateRenderer:
         self._env.filters["date"] = self._format_date
         self._env.filters["category"] = self._category_label
         self._env.filters["deadline"] = self._deadline_label
+        self._env.filters["language_name"] = self._language_name
+        self._env.filters["staff_language"] = self._staff_language
         self._env.globals["authority"] = {
             "name": "Autoriteit Persoonsgegevens",
             "website": "https://autoriteitpersoonsgegevens.nl",
@@ -250,6 +257,28 @@ class TemplateRenderer:
         _defined(value)
         labels = _DEADLINE_LABELS.get(ctx.get("lang", DEFAULT_LANGUAGE), _DEADLINE_LABELS["nl"])
         return labels.get(str(value), str(value))
+
+    @staticmethod
+    @jinja2.pass_context
+    def _language_name(ctx: jinja2.runtime.Context, value: object) -> str:
+        """``en`` → "Engels" in a Dutch template, "English" in an English one."""
+        _defined(value)
+        names = _LANGUAGE_NAMES.get(ctx.get("lang", DEFAULT_LANGUAGE), _LANGUAGE_NAMES["nl"])
+        code = str(value or "").strip().lower().split("-")[0]
+        return names.get(code, code or names["nl"])
+
+    @staticmethod
+    @jinja2.pass_context
+    def _staff_language(ctx: jinja2.runtime.Context, value: object) -> str:
+        """The language staff wrote ``value`` in (a text or a list of texts) when it is clearly not
+        the letter's own, else "": an English reader is told the reason below is in Dutch
+        (issue 17). Too few words to tell is no note, never a wrong one."""
+
+        _defined(value)
+        lang = ctx.get("lang", DEFAULT_LANGUAGE)
+        text = " ".join(map(str, value)) if isinstance(value, list | tuple) else str(value or "")
+        found = detect_language(text, default=lang)
+        return "" if found == lang else found
 
     # -- rendering ------------------------------------------------------------------------------
 
@@ -367,6 +396,7 @@ def sample_context(purpose: str) -> dict[str, Any]:
         "identity_check": category in ("access", "erasure", "rectification"),
         "status": "open",
         "triage": False,
+        "language": "nl",
     }
     context: dict[str, Any] = {
         "org": {"name": "Ordevos", "mailbox": "info@ordevos.nl", "website": "https://www.ordevos.nl"},

@@ -224,6 +224,7 @@ def tickets_show(ctx: click.Context, ref: str, as_json: bool, reason: str | None
     )
     click.echo(f"subject:   {data['subject']}")
     click.echo(f"customer:  {data['customer']['name']} <{data['customer']['address']}>")
+    click.echo(f"reads:     {reads(data['language'])}")
     click.echo(f"received:  {data['received_at']}")
     click.echo(f"assignee:  {data['assignee'] or '-'}")
     for label in ("first_response_due", "legal_due", "legal_due_unpaused", "internal_due", "resolution_due"):
@@ -247,6 +248,20 @@ def tickets_show(ctx: click.Context, ref: str, as_json: bool, reason: str | None
         for e in data["events"]:
             reason = f"  ({e['reason']})" if e.get("reason") else ""
             click.echo(f"  {e['at']}  {e['kind']:<28} {e['actor']}{reason}")
+
+
+_LANGUAGE_NAMES = {"nl": "Dutch", "en": "English", "de": "German", "fr": "French"}
+
+
+def reads(language: str | None) -> str:
+    """Which language the requester reads and so which language staff answer in (issue 17)."""
+    code = (language or "nl").lower()
+    name = _LANGUAGE_NAMES.get(code, code)
+    if code == "nl":
+        return f"{name} (letters and your answer in Dutch)"
+    if code == "en":
+        return f"{name} (letters and your answer in English)"
+    return f"{name} (letters in Dutch and English; answer in English)"
 
 
 _ACK_SKIP_WORDS = {

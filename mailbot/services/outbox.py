@@ -238,6 +238,8 @@ def ticket_context(
             "identity_check": ticket.identity_status == "pending" and ticket.identity_method == "challenge",
             "status": ticket.status,
             "triage": ticket.triage,
+            # Issue 17: staff notices say which language the requester reads.
+            "language": ticket.language,
         },
         "customer": {"name": clean_header_text(customer_name, 80)},
         "message": {"subject": clean_header_text(subject, 150)},
