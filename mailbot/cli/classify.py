@@ -44,7 +44,9 @@ def classify_file(path: Path, classifier: Classifier, org: Organisation) -> Clas
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        return classify_unparseable(f"cannot read file: {exc.strerror or type(exc).__name__}")
+        from mailbot.errors import plain_reason
+
+        return classify_unparseable(f"cannot read file: {plain_reason(exc)}")
     try:
         parsed = parse_message(raw)
     except UnparseableMail as exc:

@@ -66,6 +66,47 @@ def opened_app(ctx: click.Context) -> Iterator[App]:
         app.close()
 
 
+class MailbotGroup(click.Group):
+    """The root command: a failure nobody caught becomes one line naming what failed, in words
+    (issue 17: "mailbot: IMAP connect at 127.0.0.1:47193 failed (connection refused)"), and exit
+    status 1 — never a traceback or a Python exception class name. ``-v`` keeps the traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if (ctx.obj or {}).get("verbose"):
+                raise
+            click.echo(f"mailbot: {describe_failure(exc)}", err=True)
+            sys.exit(1)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """What failed, for a person: our own errors already say it; the database, sockets and files
+    are named with a plain reason; the rest gets its first line and a hint at ``-v``."""
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from mailbot.errors import plain_reason
+
+    if isinstance(exc, DBAPIError):
+        cause = exc.orig if exc.orig is not None else exc
+        return f"database: {_first_line(plain_reason(cause))}"
+    if isinstance(exc, SQLAlchemyError):
+        return f"database: {_first_line(str(exc))}"
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        return f"{plain_reason(exc)}{where}"
+    text = _first_line(plain_reason(exc))
+    own = type(exc).__module__.startswith("mailbot.")
+    return text if own else f"{text} (run with -v for details)"
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0].strip() if text.strip() else "failed"
+
+
 def require_once(once: bool, command: str, what: str, service: str) -> None:
     """The one-shot commands say what they do instead of click's bare "Missing option"."""
     if not once:
