@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -70,6 +70,29 @@ class MailbotGroup(click.Group):
     """The root command: a failure nobody caught becomes one line naming what failed, in words
     (issue 17: "mailbot: IMAP connect at 127.0.0.1:47193 failed (connection refused)"), and exit
     status 1 — never a traceback or a Python exception class name. ``-v`` keeps the traceback."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Bad usage (an unknown option value, a missing argument) is one line and exit status 2,
+        like every other bad input: "mailbot tickets status: Invalid value for 'STATUS': …"."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            path = exc.ctx.command_path.partition(" ")[2] if exc.ctx is not None else ""
+            where = f"mailbot {path}".strip()
+            click.echo(f"{where}: {exc.format_message()} (see {where} --help)", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("mailbot: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> object:
         try:

@@ -122,7 +122,7 @@ def tickets_assign(ctx: click.Context, ref: str, name: str, actor: str | None, a
 
 @tickets.command("status")
 @click.argument("ref")
-@click.argument("status", type=click.Choice(STAFF_STATUSES))
+@click.argument("status", type=click.Choice(STAFF_STATUSES), metavar="STATUS")
 @_AS
 @json_option()
 @click.pass_context

@@ -127,6 +127,9 @@ def test_unknown_option_values_exit_2(env: dict[str, str], args: tuple[str, ...]
     code, out, err = run_split(env, *args)
     assert code == 2, out + err
     assert "no tickets" not in out and "Traceback" not in err
+    # One line, like every bad input, naming the command and where to read more.
+    assert out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"mailbot {args[0]}")
 
 
 # -- a whole staff session: listings, JSON, the requester's language ----------------------------------
