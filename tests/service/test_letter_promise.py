@@ -24,8 +24,9 @@ JAN = "jan.jansen@example.nl"
 
 def acknowledgement(
     tmp_path: Path, database_url: str, clock, smtp_sink: SmtpSink, subject: str, body: str, **env: str
-) -> tuple[App, str, str]:
-    """Deliver one complaint on Friday 15:00; the text and HTML of the acknowledgement Jan gets."""
+) -> tuple[App, str, str, list[str]]:
+    """Deliver one complaint on Friday 15:00: the text and HTML of the acknowledgement Jan gets,
+    and the texts of the notices head office gets."""
     clock.now = FRIDAY_3PM
     app = make_app(
         tmp_path,
@@ -36,16 +37,18 @@ def acknowledgement(
     )
     talk = Conversation(app, smtp_sink)
     assert talk.deliver(make_mail(sender=JAN, subject=subject, body=body)) == ["ticket_opened"]
-    [ack] = [m for m in talk.to(JAN, talk.send()) if m["Auto-Submitted"] == "auto-replied"]
+    sent = talk.send()
+    [ack] = [m for m in talk.to(JAN, sent) if m["Auto-Submitted"] == "auto-replied"]
+    notices = [plain_text(m) for m in talk.to("hoofdkantoor@ordevos.nl", sent)]
     html = ack.get_body(("html",))
     assert html is not None
-    return app, plain_text(ack), str(html.get_content())
+    return app, plain_text(ack), str(html.get_content()), notices
 
 
 def test_dutch_letter_promises_tuesday_not_sunday(
     tmp_path: Path, database_url: str, clock, smtp_sink: SmtpSink
 ) -> None:
-    app, text, html = acknowledgement(
+    app, text, html, notices = acknowledgement(
         tmp_path, database_url, clock, smtp_sink, "Klacht over de training", "Ik ben ontevreden."
     )
     try:
@@ -60,12 +63,16 @@ def test_dutch_letter_promises_tuesday_not_sunday(
     # The ladder staff work to is unchanged: 48 clock hours, Sunday 15:00 (earlier, stricter).
     assert ticket.first_response_due is not None
     assert ticket.first_response_due.astimezone(AMS) == datetime(2026, 12, 6, 15, 0, tzinfo=AMS)
+    # Staff see both: their own (earlier) deadline and what the customer was promised.
+    [notice] = notices
+    assert "Eerste reactie:     uiterlijk zondag 6 december 2026 om 15:00" in notice
+    assert "Klant beloofd:      uiterlijk dinsdag 8 december 2026 om 15:00 (48 uur op werkdagen)" in notice
 
 
 def test_english_letter_promises_working_days(
     tmp_path: Path, database_url: str, clock, smtp_sink: SmtpSink
 ) -> None:
-    app, text, _ = acknowledgement(
+    app, text, _, _ = acknowledgement(
         tmp_path,
         database_url,
         clock,
@@ -82,7 +89,7 @@ def test_calendar_promise_mode_keeps_the_old_wording(
     tmp_path: Path, database_url: str, clock, smtp_sink: SmtpSink
 ) -> None:
     """A company that chose clock hours promises them, weekend included, in the old words."""
-    app, text, _ = acknowledgement(
+    app, text, _, _ = acknowledgement(
         tmp_path,
         database_url,
         clock,
