@@ -81,6 +81,9 @@ def check_config(ctx: click.Context, connect: bool, as_json: bool) -> None:
     if model is not None and model.enabled and not model.file.exists():
         detail = f"none at {model.file}, the rules classify alone (mailbot model train)"
         checks.append({"check": "text model", "ok": True, "detail": detail})
+    warning = _promise_warning(settings)
+    if warning:
+        checks.append({"check": "deadlines", "ok": True, "detail": warning})
     if connect:
         for name, probe in _probes(settings):
             try:
@@ -91,14 +94,28 @@ def check_config(ctx: click.Context, connect: bool, as_json: bool) -> None:
         click.echo(json.dumps(checks))
     else:
         for c in checks:
-            if c["check"] == "text model":
-                click.echo(f"text model: {c['detail']}")
+            if c["check"] in ("text model", "deadlines"):
+                click.echo(f"{c['check']}: {c['detail']}")
                 continue
             state = "ok" if c["ok"] else "FAILED"
             detail = f" ({c['detail']})" if c["detail"] else ""
             click.echo(f"{c['check']}: {state}{detail}")
     if not all(c["ok"] for c in checks):
         sys.exit(1)
+
+
+def _promise_warning(settings: Any) -> str | None:
+    """Issue 17: the letter's promise must not come before the internal deadline staff work to."""
+    from mailbot.domain.deadlines import promise_before_ladder
+    from mailbot.policies import deadline_policy_of, response_promise_of
+
+    d = settings.deadlines
+    if promise_before_ladder(response_promise_of(settings), deadline_policy_of(settings)) is None:
+        return None
+    return (
+        f"warning: promise_mode {d.promise_mode.value} promises the customer an answer before the "
+        f"internal deadline (hours_mode {d.hours_mode.value}); reminders would come after the promise"
+    )
 
 
 def _probes(settings: Any) -> list[tuple[str, Any]]:

@@ -161,6 +161,35 @@ class ResponsePromise:
         raise ValueError(f"unknown promise mode {self.mode!r}")
 
 
+#: ``working_days_due`` ends a count at a day's last microsecond, not the next midnight: the same moment.
+_SAME_MOMENT = timedelta(microseconds=1)
+
+
+def promise_before_ladder(
+    promise: ResponsePromise, policy: DeadlinePolicy, week_of: date = date(2026, 1, 5)
+) -> datetime | None:
+    """A receipt moment (every hour of one week from ``week_of``) at which the letter would promise
+    an answer *before* the internal ladder's first-response deadline, or None. With clock hours on
+    the ladder that never happens; with office hours on the ladder (``hours_mode = "business"``)
+    and working days in the letter it does, and staff would be reminded after the promise broke —
+    ``check-config`` says so."""
+    calendar = promise.calendar
+    for hour in range(7 * 24):
+        local = datetime.combine(week_of, time()) + timedelta(hours=hour)
+        received = _local_to_utc(local, calendar)
+        ladder = first_response_due(
+            received,
+            policy.first_response_hours,
+            policy.hours_mode,
+            calendar,
+            policy.day_start,
+            policy.day_end,
+        )
+        if promise.due(received) < ladder - _SAME_MOMENT:
+            return received
+    return None
+
+
 def complaint_resolution_due(
     received_at: datetime, weeks: int = 4, calendar: WorkCalendar = _DEFAULT_CALENDAR
 ) -> datetime:

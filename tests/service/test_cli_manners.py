@@ -271,3 +271,15 @@ def test_no_cli_message_formats_an_exception_by_class() -> None:
         if pattern.search(line)
     ]
     assert offenders == []
+
+
+def test_check_config_warns_when_the_letter_promises_before_the_ladder(tmp_path: Path) -> None:
+    env = mailbot_env(
+        tmp_path, f"sqlite:///{tmp_path / 'm.db'}", {"MAILBOT_DEADLINES__HOURS_MODE": "business"}
+    )
+    code, out = run(env, "check-config")
+    assert code == 0 and "deadlines: warning: promise_mode working_days promises" in out
+    code, out = run(env, "check-config", "--json")
+    assert [c["check"] for c in json.loads(out)].count("deadlines") == 1
+    calm = mailbot_env(tmp_path, f"sqlite:///{tmp_path / 'm.db'}")
+    assert "deadlines" not in run(calm, "check-config")[1]

@@ -10,14 +10,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mailbot.domain.calendar import WorkCalendar
 from mailbot.domain.deadlines import (
+    DeadlinePolicy,
     ResponsePromise,
     complaint_resolution_due,
     first_response_due,
+    promise_before_ladder,
     working_days_due,
 )
 
@@ -101,13 +103,25 @@ def test_promise_modes() -> None:
     st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31)),
     st.integers(min_value=1, max_value=120),
 )
+@example(datetime(2026, 12, 6, 23, 0), 48)  # Monday 00:00 Amsterdam: the count ends at midnight
 def test_promise_is_never_earlier_than_the_ladder_and_never_on_a_closed_day(
     naive: datetime, hours: int
 ) -> None:
     received = naive.replace(tzinfo=UTC)
     promised = working_days_due(received, hours, CAL)
-    assert promised >= first_response_due(received, hours)
+    # A count ending at midnight gives the day's last microsecond: the same moment, never earlier.
+    assert promised >= first_response_due(received, hours) - timedelta(microseconds=1)
     assert CAL.is_working_day(local(promised).date())
+
+
+def test_check_config_warns_only_when_the_letter_promises_before_the_ladder() -> None:
+    """Clock hours on the ladder are always earlier than working days; office hours on the ladder
+    (48 office hours = six working days) are later than two working days: that is warned about."""
+    assert promise_before_ladder(ResponsePromise(), DeadlinePolicy()) is None
+    assert (
+        promise_before_ladder(ResponsePromise(mode="business"), DeadlinePolicy(hours_mode="business")) is None
+    )
+    assert promise_before_ladder(ResponsePromise(), DeadlinePolicy(hours_mode="business")) is not None
 
 
 def test_complaint_term_ending_on_new_years_day_2027_moves_to_monday() -> None:
