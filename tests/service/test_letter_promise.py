@@ -60,6 +60,9 @@ def test_dutch_letter_promises_tuesday_not_sunday(
     assert promise in text and when in text, text
     assert promise in html and "dinsdag 8 december 2026 om 15:00" in html
     assert "zondag" not in text
+    # Four weeks after Friday 4 December is Nieuwjaarsdag 2027: the decision term runs to Monday.
+    assert "uiterlijk op maandag 4 januari 2027 volledig af te handelen" in text
+    assert "1 januari" not in text
     # The ladder staff work to is unchanged: 48 clock hours, Sunday 15:00 (earlier, stricter).
     assert ticket.first_response_due is not None
     assert ticket.first_response_due.astimezone(AMS) == datetime(2026, 12, 6, 15, 0, tzinfo=AMS)
