@@ -15,6 +15,7 @@ import click
 
 from mailbot.cli.common import opened_app
 from mailbot.cli.output import json_option, report
+from mailbot.errors import plain_reason
 from mailbot.services.customers import CustomerInputError, ImportRefused
 from mailbot.services.repositories import Conflict
 
@@ -43,7 +44,7 @@ def customers_import(ctx: click.Context, csv_file: Path, actor: str, as_json: bo
     try:
         text = csv_file.read_bytes().decode("utf-8-sig")
     except OSError as exc:
-        _refuse(f"cannot read {csv_file}: {exc.strerror or exc}")
+        _refuse(f"cannot read {csv_file}: {plain_reason(exc)}")
     except UnicodeDecodeError:
         _refuse(f"{csv_file} is not UTF-8 text; save it as 'CSV UTF-8' and try again")
     try:
@@ -182,7 +183,7 @@ def customers_export(
     except PackageTemplateError as exc:
         _refuse(f"export template error: {exc}")
     except OSError as exc:
-        _refuse(f"cannot write to {out_dir}: {exc.strerror or exc}")
+        _refuse(f"cannot write to {out_dir}: {plain_reason(exc)}")
     if as_json:
         report(True, {"file": str(path), **counts}, "")
         return
