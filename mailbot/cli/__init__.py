@@ -27,10 +27,18 @@ from mailbot.errors import plain_reason
     default=None,
     help="mailbot.toml (default: $MAILBOT_CONFIG, else the embedded defaults).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging, and the traceback of a failure.")
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
-    """mailbot: the info@ mailbox as encrypted, deadline-tracked tickets."""
+    """mailbot: the info@ mailbox as encrypted, deadline-tracked tickets.
+
+    Every command has --help with an example; reporting commands take --json. Bad input is one
+    line and exit status 2; a failure one line and exit status 1 (-v shows the traceback).
+
+    \b
+    Shell completion (bash; zsh_source, fish_source likewise):
+      eval "$(_MAILBOT_COMPLETE=bash_source mailbot)"
+    """
     from mailbot import logsetup
 
     logsetup.configure(verbose)

@@ -249,6 +249,8 @@ def test_unreachable_imap_is_one_line_in_words(env: dict[str, str]) -> None:
     assert code == 1
     assert f"mailbot: IMAP connect at 127.0.0.1:{port} failed (connection refused)" in err, err
     assert "Traceback" not in err and "Error" not in err and "Errno" not in err
+    verbose = CliRunner().invoke(main, ["-v", "fetch", "--once"], env=bad)
+    assert verbose.exit_code == 1 and verbose.exception is not None  # -v: the traceback for a developer
 
 
 def test_unreachable_database_is_one_line_in_words(tmp_path: Path) -> None:
