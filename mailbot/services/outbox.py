@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -61,7 +61,7 @@ class OutboxPolicy:
     retry_horizon: timedelta = timedelta(hours=48)
     notify_staff: bool = True
     #: What acknowledgements promise for the first answer (issue 17: working days by default).
-    promise: ResponsePromise = field(default_factory=ResponsePromise)
+    promise: ResponsePromise = ResponsePromise()
 
 
 # -- enqueueing ----------------------------------------------------------------------------------------
