@@ -161,6 +161,9 @@ class ResponsePromise:
         raise ValueError(f"unknown promise mode {self.mode!r}")
 
 
+#: The embedded default: 48 hours on working days of the Dutch calendar.
+DEFAULT_PROMISE = ResponsePromise()
+
 #: ``working_days_due`` ends a count at a day's last microsecond, not the next midnight: the same moment.
 _SAME_MOMENT = timedelta(microseconds=1)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from mailbot.domain.deadlines import ResponsePromise
+from mailbot.domain.deadlines import DEFAULT_PROMISE, ResponsePromise
 from mailbot.domain.model import Category, Customer, NewMessage, Organisation, Ticket
 from mailbot.mail.compose import (
     AUTO_GENERATED,
@@ -61,7 +61,7 @@ class OutboxPolicy:
     retry_horizon: timedelta = timedelta(hours=48)
     notify_staff: bool = True
     #: What acknowledgements promise for the first answer (issue 17: working days by default).
-    promise: ResponsePromise = ResponsePromise()
+    promise: ResponsePromise = DEFAULT_PROMISE
 
 
 # -- enqueueing ----------------------------------------------------------------------------------------
@@ -218,7 +218,7 @@ def ticket_context(
 
     zone = ZoneInfo(org.timezone)
     category = Category(ticket.category)
-    promise = promise or ResponsePromise()
+    promise = promise or DEFAULT_PROMISE
     promised = promise.due(ticket.received_at) if ticket.first_response_due is not None else None
     return {
         "org": {"name": org.name, "mailbox": org.mailbox, "website": org.domain},
