@@ -16,7 +16,7 @@ import click
 from mailbot.cli.common import MailbotGroup, build, load, opened_app, require_once, settings_of
 from mailbot.cli.examples import add_examples
 from mailbot.cli.output import json_option, report, table
-from mailbot.errors import plain_reason
+from mailbot.errors import error_kind_words, plain_reason
 
 
 @click.group(cls=MailbotGroup)
@@ -276,7 +276,7 @@ def quarantine_list(ctx: click.Context, as_json: bool) -> None:
             for q in uow.quarantine.entries()
         ]
     for row in rows:
-        row["reason"] = error_words(str(row["error"]))
+        row["reason"] = error_kind_words(str(row["error"]))
     if as_json:
         click.echo(json.dumps(rows))
         return
@@ -294,17 +294,6 @@ def quarantine_list(ctx: click.Context, as_json: bool) -> None:
         ],
         "quarantine is empty",
     )
-
-
-def error_words(kind: str) -> str:
-    """A recorded error kind (a class name such as ``UnparseableMail``) in words: "unparseable
-    mail" — users read what went wrong, not Python's name for it (issue 17)."""
-    import re
-
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", kind.rsplit(".", 1)[-1]).lower().split()
-    if words and words[-1] in ("error", "exception"):
-        words = words[:-1]
-    return " ".join(words) or "processing failed"
 
 
 @quarantine.command("retry")

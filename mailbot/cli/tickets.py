@@ -14,6 +14,7 @@ import click
 from mailbot.cli.common import opened_app
 from mailbot.cli.output import json_option, report, table
 from mailbot.domain.model import Ticket
+from mailbot.mail.language import reads
 from mailbot.services.deadlines import CLOSED_STATUSES, running_deadlines
 
 
@@ -244,20 +245,6 @@ def tickets_show(ctx: click.Context, ref: str, as_json: bool, reason: str | None
         for e in data["events"]:
             reason = f"  ({e['reason']})" if e.get("reason") else ""
             click.echo(f"  {e['at']}  {e['kind']:<28} {e['actor']}{reason}")
-
-
-_LANGUAGE_NAMES = {"nl": "Dutch", "en": "English", "de": "German", "fr": "French"}
-
-
-def reads(language: str | None) -> str:
-    """Which language the requester reads and so which language staff answer in (issue 17)."""
-    code = (language or "nl").lower()
-    name = _LANGUAGE_NAMES.get(code, code)
-    if code == "nl":
-        return f"{name} (letters and your answer in Dutch)"
-    if code == "en":
-        return f"{name} (letters and your answer in English)"
-    return f"{name} (letters in Dutch and English; answer in English)"
 
 
 _ACK_SKIP_WORDS = {
