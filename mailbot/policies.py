@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 
 from mailbot.config import Settings
 from mailbot.domain.calendar import WorkCalendar
-from mailbot.domain.deadlines import DeadlinePolicy, ResponsePromise, compute_deadlines
+from mailbot.domain.deadlines import DeadlinePolicy, compute_deadlines
 from mailbot.domain.ladder import LadderStep, make_steps, validate_ladder
 from mailbot.domain.model import Category, Organisation
+from mailbot.domain.promise import ResponsePromise
 
 
 def organisation_of(settings: Settings) -> Organisation:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from markupsafe import Markup
 
-from mailbot.domain.deadlines import working_days_due
+from mailbot.domain.promise import working_days_due
 from mailbot.mail.compose import clean_header_text
 from mailbot.mail.language import detect_language
 

@@ -114,7 +114,7 @@ def check_config(ctx: click.Context, connect: bool, as_json: bool) -> None:
 
 def _promise_warning(settings: Any) -> str | None:
     """Issue 17: the letter's promise must not come before the internal deadline staff work to."""
-    from mailbot.domain.deadlines import promise_before_ladder
+    from mailbot.domain.promise import promise_before_ladder
     from mailbot.policies import deadline_policy_of, response_promise_of
 
     d = settings.deadlines

@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from mailbot.domain.deadlines import DEFAULT_PROMISE, ResponsePromise
 from mailbot.domain.model import Category, Customer, NewMessage, Organisation, Ticket
+from mailbot.domain.promise import DEFAULT_PROMISE, ResponsePromise
 from mailbot.mail.compose import (
     AUTO_GENERATED,
     AUTO_REPLIED,

@@ -285,3 +285,14 @@ def test_check_config_warns_when_the_letter_promises_before_the_ladder(tmp_path:
     assert [c["check"] for c in json.loads(out)].count("deadlines") == 1
     calm = mailbot_env(tmp_path, f"sqlite:///{tmp_path / 'm.db'}")
     assert "deadlines" not in run(calm, "check-config")[1]
+
+
+def test_error_kinds_and_languages_in_words() -> None:
+    from mailbot.errors import error_kind_words
+    from mailbot.mail.language import reads
+
+    assert error_kind_words("UnparseableMail") == "unparseable mail"
+    assert error_kind_words("mailbot.adapters.crypto.DecryptionError") == "decryption"
+    assert error_kind_words("") == "processing failed"
+    assert reads("fr") == "French (letters in Dutch and English; answer in English)"
+    assert reads(None).startswith("Dutch")

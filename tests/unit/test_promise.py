@@ -14,14 +14,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mailbot.domain.calendar import WorkCalendar
-from mailbot.domain.deadlines import (
-    DeadlinePolicy,
-    ResponsePromise,
-    complaint_resolution_due,
-    first_response_due,
-    promise_before_ladder,
-    working_days_due,
-)
+from mailbot.domain.deadlines import DeadlinePolicy, complaint_resolution_due, first_response_due
+from mailbot.domain.promise import ResponsePromise, promise_before_ladder, working_days_due
 
 AMS = ZoneInfo("Europe/Amsterdam")
 CAL = WorkCalendar()
