@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from mailbot.cli.common import opened_app
-from mailbot.cli.output import json_option, report
+from mailbot.cli.output import json_option, report, table
 from mailbot.errors import plain_reason
 from mailbot.services.customers import CustomerInputError, ImportRefused
 from mailbot.services.repositories import Conflict
@@ -111,8 +111,13 @@ def customers_show(ctx: click.Context, email: str, as_json: bool) -> None:
     click.echo(f"{'source:':<10} {data['source']}{'  (' + ', '.join(flags) + ')' if flags else ''}")
     if not data["tickets"]:
         click.echo("tickets:   none")
-    for t in data["tickets"]:
-        click.echo(f"ticket:    {t['ref']}  {t['category']:<13} {t['status']:<8} opened {t['opened_at']}")
+        return
+    click.echo("tickets:")
+    table(
+        ("  REF", "CATEGORY", "STATUS", "OPENED"),
+        [(f"  {t['ref']}", t["category"], t["status"], t["opened_at"]) for t in data["tickets"]],
+        "",
+    )
 
 
 @customers.command("update")
