@@ -242,9 +242,11 @@ def tickets_show(ctx: click.Context, ref: str, as_json: bool, reason: str | None
     if data["events"]:
         click.echo("-" * 72)
         click.echo("events:")
-        for e in data["events"]:
-            reason = f"  ({e['reason']})" if e.get("reason") else ""
-            click.echo(f"  {e['at']}  {e['kind']:<28} {e['actor']}{reason}")
+        table(
+            ("  AT", "EVENT", "BY", "WHY"),
+            [(f"  {e['at']}", e["kind"], e["actor"], e.get("reason") or "") for e in data["events"]],
+            "",
+        )
 
 
 _ACK_SKIP_WORDS = {
