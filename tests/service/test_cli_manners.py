@@ -296,3 +296,33 @@ def test_error_kinds_and_languages_in_words() -> None:
     assert error_kind_words("") == "processing failed"
     assert reads("fr") == "French (letters in Dutch and English; answer in English)"
     assert reads(None).startswith("Dutch")
+
+
+#: Commands that report nothing to a script: the service, the web server, a letter shown to read.
+NOT_REPORTING = {"run", "web", "templates preview"}
+
+
+def test_every_reporting_command_takes_json() -> None:
+    missing = [
+        path
+        for path, command in commands_of(main).items()
+        if not isinstance(command, click.Group)
+        and path not in NOT_REPORTING
+        and not any(p.name == "as_json" and "--json" in p.opts for p in command.params)  # type: ignore[attr-defined]
+    ]
+    assert missing == []
+
+
+def test_reports_without_tickets_are_json_too(env: dict[str, str]) -> None:
+    assert run(env, "init", "--json")[0] == 0
+    for args, expected in [
+        (("audit", "verify", "--json"), {"ok": True, "events": 0, "broken": None}),
+        (("backup", "list", "--json"), []),
+        (("tasks", "list", "--json"), []),
+        (("quarantine", "list", "--json"), []),
+        (("staff", "list", "--json"), []),
+        (("retention", "purge", "--json"), {"tickets": 0, "retained": 0, "letters": 0}),
+        (("send", "--once", "--json"), {"sent": 0, "retried": 0, "failed": 0}),
+    ]:
+        code, out = run(env, *args)
+        assert code == 0 and json.loads(out) == expected, (args, out)
