@@ -96,6 +96,7 @@ def imap_source_of(settings: Settings) -> Source:
         after=imap.after.value,
         batch_size=imap.batch_size,
         timeout=imap.timeout_seconds,
+        max_message_bytes=settings.processing.max_message_bytes,
     )
 
 
@@ -125,6 +126,7 @@ def outbox_policy(settings: Settings, org: Organisation) -> OutboxPolicy:
         staff_addresses=tuple(settings.staff.addresses),
         auto_reply_cap_per_day=settings.processing.auto_reply_cap_per_day,
         retry_horizon=timedelta(hours=settings.smtp.retry_horizon_hours),
+        retry_first=timedelta(seconds=settings.smtp.retry_first_seconds),
         promise=response_promise_of(settings),
     )
 
@@ -176,7 +178,8 @@ class App:
             return imap_source_of(s)
         from mailbot.adapters.maildir import MaildirSource
 
-        return MaildirSource(s.storage.inbox_dir, batch_size=s.imap.batch_size)
+        limit = s.processing.max_message_bytes
+        return MaildirSource(s.storage.inbox_dir, batch_size=s.imap.batch_size, max_message_bytes=limit)
 
     def drain_outbox(self) -> int:
         return self.outbox.drain().sent

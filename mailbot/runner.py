@@ -60,7 +60,10 @@ class Runner:
             from mailbot.adapters.smtp_listener import EmbeddedListener
 
             self.listener = EmbeddedListener(
-                settings.listener.host, settings.listener.port, settings.storage.inbox_dir
+                settings.listener.host,
+                settings.listener.port,
+                settings.storage.inbox_dir,
+                max_size=settings.processing.max_message_bytes,
             )
             self.listener.start()
             log.info(

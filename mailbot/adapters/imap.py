@@ -31,7 +31,7 @@ from typing import Any
 from imapclient import IMAPClient
 
 from mailbot.errors import plain_reason
-from mailbot.services.ports import Batch, Cursor, IncomingMessage
+from mailbot.services.ports import OVERSIZE_PREFIX_BYTES, Batch, Cursor, IncomingMessage
 
 log = logging.getLogger(__name__)
 # imapclient logs every command and response line at DEBUG (login name, headers, body lines):
@@ -128,6 +128,7 @@ class ImapSource:
         idle_reissue_seconds: float = IDLE_REISSUE_SECONDS,
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
         sweep_leftovers: bool = True,
+        max_message_bytes: int | None = None,
     ) -> None:
         if security not in SECURITY_MODES:
             raise ValueError(f"imap.security must be one of {', '.join(SECURITY_MODES)}, not {security!r}")
@@ -157,6 +158,7 @@ class ImapSource:
         self.idle_reissue_seconds = idle_reissue_seconds
         self.max_batch_bytes = max_batch_bytes
         self.sweep_leftovers = sweep_leftovers
+        self.max_message_bytes = max_message_bytes
         self.name = f"imap:{username}@{host}/{folder}"
 
         self._client: IMAPClient | None = None
@@ -213,7 +215,7 @@ class ImapSource:
         self._known_uidnext = new[-1] + 1
         for chunk in self._chunks(client, new):
             messages = self._fetch(client, validity, chunk)
-            yield Batch(messages=messages, cursor=Cursor(validity=validity, last_uid=chunk[-1]))
+            yield Batch(messages=messages, cursor=Cursor(validity=validity, last_uid=max(chunk)))
 
     def done(self, messages: Sequence[IncomingMessage]) -> None:
         """Move (or flag) committed messages at the server; stale-UIDVALIDITY keys are skipped."""
@@ -468,38 +470,51 @@ class ImapSource:
         for chunk in self._chunks(client, left):
             yield Batch(messages=self._fetch(client, validity, chunk), cursor=Cursor(validity, last_uid))
 
-    def _chunks(self, client: IMAPClient, uids: list[int]) -> Iterator[list[int]]:
-        """Split by count and by size, so a run of large attachments cannot exhaust memory."""
+    def _chunks(self, client: IMAPClient, uids: list[int]) -> Iterator[dict[int, int]]:
+        """Split by count and by size, so a run of large attachments cannot exhaust memory; each
+        chunk maps UID → the size the server reports (RFC822.SIZE)."""
         if not uids:
             return
         with self._guard("fetch size"):
             sizes = client.fetch(uids, ["RFC822.SIZE"])
-        chunk: list[int] = []
+        chunk: dict[int, int] = {}
         total = 0
         for uid in uids:
             size = int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0))
-            if chunk and (len(chunk) >= self.batch_size or total + size > self.max_batch_bytes):
+            read = OVERSIZE_PREFIX_BYTES if self._oversize(size) else size
+            if chunk and (len(chunk) >= self.batch_size or total + read > self.max_batch_bytes):
                 yield chunk
-                chunk, total = [], 0
-            chunk.append(uid)
-            total += size
+                chunk, total = {}, 0
+            chunk[uid] = size
+            total += read
         if chunk:
             yield chunk
 
-    def _fetch(self, client: IMAPClient, validity: int, uids: list[int]) -> list[IncomingMessage]:
-        # BODY.PEEK[] rather than BODY[]/RFC822: reading must not set \Seen (R-C17).
+    def _oversize(self, size: int) -> bool:
+        return self.max_message_bytes is not None and size > self.max_message_bytes
+
+    def _fetch(self, client: IMAPClient, validity: int, sizes: dict[int, int]) -> list[IncomingMessage]:
+        # BODY.PEEK[] rather than BODY[]/RFC822: reading must not set \Seen (R-C17). Mail over the
+        # maximum is read only as far as its first bytes (a partial fetch), never whole (issue 13).
+        whole = [uid for uid, size in sizes.items() if not self._oversize(size)]
+        over = [uid for uid, size in sizes.items() if self._oversize(size)]
         with self._guard("fetch"):
-            data = client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE"])
+            data = client.fetch(whole, ["BODY.PEEK[]", "INTERNALDATE"]) if whole else {}
+            if over:
+                prefix = f"BODY.PEEK[]<0.{OVERSIZE_PREFIX_BYTES}>"
+                data.update(client.fetch(over, [prefix, "INTERNALDATE"]))
         messages = []
-        for uid in uids:
+        for uid, size in sizes.items():
             item: dict[bytes, Any] | None = data.get(uid)
-            if item is None or item.get(b"BODY[]") is None:
+            body = None if item is None else item.get(b"BODY[]") or item.get(b"BODY[]<0>")
+            if item is None or body is None:
                 continue  # expunged by another client between SEARCH and FETCH
             messages.append(
                 IncomingMessage(
                     key=f"{validity}:{uid}",
-                    raw=bytes(item[b"BODY[]"]),
+                    raw=bytes(body),
                     received_at=_as_utc(item.get(b"INTERNALDATE")),
+                    full_size=size if self._oversize(size) else None,
                 )
             )
         return messages

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mailbot.services.ports import Batch, Cursor, IncomingMessage
+from mailbot.services.ports import OVERSIZE_PREFIX_BYTES, Batch, Cursor, IncomingMessage
 
 
 def ensure_maildir(path: Path) -> None:
@@ -22,9 +22,10 @@ def ensure_maildir(path: Path) -> None:
 
 
 class MaildirSource:
-    def __init__(self, path: Path, batch_size: int = 200) -> None:
+    def __init__(self, path: Path, batch_size: int = 200, max_message_bytes: int | None = None) -> None:
         self.path = path
         self.batch_size = batch_size
+        self.max_message_bytes = max_message_bytes
         self.name = f"maildir:{path.resolve()}"[:255]
         ensure_maildir(path)
 
@@ -35,12 +36,21 @@ class MaildirSource:
             for name in names[start : start + self.batch_size]:
                 file = self.path / "new" / name
                 try:
-                    raw = file.read_bytes()
-                    arrived = datetime.fromtimestamp(file.stat().st_mtime, UTC)
+                    messages.append(self._read(file))
                 except FileNotFoundError:  # taken by a concurrent reader; it will be committed there
                     continue
-                messages.append(IncomingMessage(key=name.split(":", 1)[0][:64], raw=raw, received_at=arrived))
             yield Batch(messages=messages, cursor=cursor)
+
+    def _read(self, file: Path) -> IncomingMessage:
+        """The file as a message; over the maximum only its first bytes, never the whole (issue 13)."""
+        stat = file.stat()
+        arrived = datetime.fromtimestamp(stat.st_mtime, UTC)
+        key = file.name.split(":", 1)[0][:64]
+        if self.max_message_bytes is None or stat.st_size <= self.max_message_bytes:
+            return IncomingMessage(key=key, raw=file.read_bytes(), received_at=arrived)
+        with file.open("rb") as handle:
+            prefix = handle.read(OVERSIZE_PREFIX_BYTES)
+        return IncomingMessage(key=key, raw=prefix, received_at=arrived, full_size=stat.st_size)
 
     def done(self, messages: Sequence[IncomingMessage]) -> None:
         new = self.path / "new"

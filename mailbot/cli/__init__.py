@@ -302,10 +302,18 @@ def quarantine_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def quarantine_retry(ctx: click.Context, quarantine_id: int, as_json: bool) -> None:
     """Re-run one quarantined message (after a fix to the rules or the code)."""
+    from mailbot.services.ingest import TOO_LARGE
     from mailbot.services.process import process_one
 
     with opened_app(ctx) as app:
         with app.database.transaction() as uow:
+            entry = next((e for e in uow.quarantine.entries() if e.id == quarantine_id), None)
+            if entry is not None and entry.error == TOO_LARGE:
+                # Only its first bytes were read: processing them would answer a fragment.
+                raise click.ClickException(
+                    f"message {quarantine_id} is over processing.max_message_bytes and was not read "
+                    "whole: raise the limit and move it back to the inbox at the source"
+                )
             raw_id = uow.quarantine.release(quarantine_id, app.clock())
         if raw_id is None:
             raise click.ClickException(f"no quarantined message with id {quarantine_id}")

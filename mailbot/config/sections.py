@@ -155,6 +155,8 @@ class SmtpSettings(Section):
     password_file: OptionalPath = None
     timeout_seconds: Positive = 30
     retry_horizon_hours: Positive = 48
+    #: The first retry after a temporary failure; each next one waits twice as long (to an hour).
+    retry_first_seconds: Positive = 60
     #: Derived: ``organisation.mailbox``.
     from_address: Address = "info@ordevos.nl"
 
@@ -184,6 +186,9 @@ class StaffSettings(Section):
 class ProcessingSettings(Section):
     max_attempts: Positive = 3
     auto_reply_cap_per_day: Count = 3
+    #: Larger mail is quarantined at intake with only its first 64 KB read (the source keeps the
+    #: whole message); the embedded listener refuses it with 552. 25 MiB: the common provider limit.
+    max_message_bytes: Positive = 25 * 1024 * 1024
 
 
 class DeadlineSettings(Section):

@@ -14,7 +14,9 @@ A crash before the commit leaves the message untouched at the source; a crash af
 before ``done`` means the next pass sees it again and the fingerprint makes it a no-op. The parse
 is kept (``ParsedCache``) for the processing stage of the same pass, so a message is parsed once;
 a message the parser cannot read is still stored (without a customer), and its failure is then
-processing's to quarantine: intake never stops on bad mail.
+processing's to quarantine: intake never stops on bad mail. A message over the maximum size comes
+as its first bytes only (``IncomingMessage.full_size``) and is quarantined here, in the same
+transaction, so processing never mistakes a fragment for the whole mail.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailbot.mail.parse import ParsedMail, parse_message
-from mailbot.services.ports import Batch, Clock, IncomingMessage, Source
+from mailbot.services.ports import OVERSIZE_PREFIX_BYTES, Batch, Clock, IncomingMessage, Source
 from mailbot.services.repositories import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -89,9 +91,25 @@ def store_incoming(
         received_at=message.received_at or now,
         now=now,
     )
-    if raw_id is not None and parsed is not None and cache is not None:
+    if raw_id is not None and message.full_size is not None:
+        uow.mailbox.record_failure(raw_id, TOO_LARGE, oversize_reason(message.full_size), 1, now)
+        log.warning("quarantined at intake: over the size limit", extra={"raw_id": raw_id})
+    elif raw_id is not None and parsed is not None and cache is not None:
         cache.put(raw_id, parsed)
     return raw_id
+
+
+#: The quarantine error kind of a message over ``processing.max_message_bytes``.
+TOO_LARGE = "too_large"
+
+
+def oversize_reason(size: int) -> str:
+    """What staff read in ``mailbot quarantine list`` (no personal data: a size and what to do)."""
+    return (
+        f"message of {size / 1_000_000:.1f} MB is over processing.max_message_bytes: only its first "
+        f"{OVERSIZE_PREFIX_BYTES // 1024} KB were read; the whole message stays at the source "
+        "(raise the limit and move it back to the inbox to read it)"
+    )
 
 
 def ingest(

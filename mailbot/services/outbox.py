@@ -60,6 +60,7 @@ class OutboxPolicy:
     auto_reply_cap_per_day: int = 3
     retry_horizon: timedelta = timedelta(hours=48)
     notify_staff: bool = True
+    retry_first: timedelta = timedelta(minutes=1)
     #: What acknowledgements promise for the first answer (issue 17: working days by default).
     promise: ResponsePromise = DEFAULT_PROMISE
 
@@ -340,9 +341,12 @@ class DrainReport:
     failed: int = 0
 
 
-def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
-    """Exponential backoff with jitter: ~1, 2, 4 … minutes, capped at one hour."""
-    base = min(60 * 2 ** max(attempts - 1, 0), 3600)
+def backoff(
+    attempts: int, rng: random.Random | None = None, first: timedelta = timedelta(minutes=1)
+) -> timedelta:
+    """Exponential backoff with jitter: ~``first`` (1 minute), twice that, four times … capped at
+    one hour; the jitter (50–100%) keeps many deferred mails from retrying in one burst."""
+    base = min(first.total_seconds() * 2 ** max(attempts - 1, 0), 3600)
     return timedelta(seconds=base * (0.5 + (rng or random).random() / 2))
 
 
@@ -370,7 +374,7 @@ def _send_one(database: Database, mailer: Mailer, clock: Clock, policy: OutboxPo
         except TemporaryDeliveryError as exc:
             if now - mail.created_at >= policy.retry_horizon:
                 return _fail(uow, mail, f"gave up after {mail.attempts} attempts: {exc.detail}", now)
-            uow.outbox.defer(mail.id, now + backoff(mail.attempts), exc.detail)
+            uow.outbox.defer(mail.id, now + backoff(mail.attempts, first=policy.retry_first), exc.detail)
             log.info("send deferred", extra={"outbox_id": mail.id, "attempts": mail.attempts})
             return "retried"
         except PermanentDeliveryError as exc:

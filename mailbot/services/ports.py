@@ -26,6 +26,15 @@ class IncomingMessage:
     key: str
     raw: bytes
     received_at: datetime | None = None
+    #: Set when the message is over the configured maximum size: ``raw`` is then only its first
+    #: :data:`OVERSIZE_PREFIX_BYTES` (headers and the start of the body, for staff to see who wrote)
+    #: and this is the full size the source reported. Such a message is quarantined at intake,
+    #: never loaded whole (issue 13); the whole message stays at the source.
+    full_size: int | None = None
+
+
+#: How much of an over-size message a source reads: enough for the headers of any real mail.
+OVERSIZE_PREFIX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
