@@ -86,8 +86,8 @@ class MailbotGroup(click.Group):
             where = f"mailbot {path}".strip()
             click.echo(f"{where}: {exc.format_message()} (see {where} --help)", err=True)
             sys.exit(exc.exit_code)
-        except click.ClickException as exc:
-            exc.show()
+        except click.ClickException as exc:  # a command's refusal: "mailbot: no ticket X", not "Error: …"
+            click.echo(f"mailbot: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
         except click.Abort:
             click.echo("mailbot: aborted", err=True)
