@@ -326,3 +326,8 @@ def test_reports_without_tickets_are_json_too(env: dict[str, str]) -> None:
     ]:
         code, out = run(env, *args)
         assert code == 0 and json.loads(out) == expected, (args, out)
+
+
+def test_a_refusal_is_one_line_without_click_error_prefix(env: dict[str, str]) -> None:
+    code, out, err = run_split(env, "tickets", "show", "ORD-2026-99999")
+    assert code == 1 and out == "" and err == "mailbot: no ticket ORD-2026-99999\n", err
