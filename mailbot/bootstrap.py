@@ -35,6 +35,7 @@ from mailbot.policies import (
     deadline_policy_of,
     ladder_of,
     organisation_of,
+    response_promise_of,
     work_calendar_of,
 )
 from mailbot.services import leases
@@ -126,6 +127,7 @@ def outbox_policy(settings: Settings, org: Organisation) -> OutboxPolicy:
         auto_reply_cap_per_day=settings.processing.auto_reply_cap_per_day,
         retry_horizon=timedelta(hours=settings.smtp.retry_horizon_hours),
         retry_first=timedelta(seconds=settings.smtp.retry_first_seconds),
+        promise=response_promise_of(settings),
     )
 
 

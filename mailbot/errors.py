@@ -42,3 +42,14 @@ def plain_reason(exc: BaseException) -> str:
         return exc.strerror.lower()
     text = str(exc).strip()
     return text.splitlines()[0] if text else "failed"
+
+
+def error_kind_words(kind: str) -> str:
+    """A recorded error kind (a class name such as ``UnparseableMail``) in words, "unparseable
+    mail": lists of failed messages show what went wrong, not Python's name for it (issue 17)."""
+    import re
+
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", kind.rsplit(".", 1)[-1]).lower().split()
+    if words and words[-1] in ("error", "exception"):
+        words = words[:-1]
+    return " ".join(words) or "processing failed"

@@ -13,6 +13,7 @@ from mailbot.domain.calendar import WorkCalendar
 from mailbot.domain.deadlines import DeadlinePolicy, compute_deadlines
 from mailbot.domain.ladder import LadderStep, make_steps, validate_ladder
 from mailbot.domain.model import Category, Organisation
+from mailbot.domain.promise import ResponsePromise
 
 
 def organisation_of(settings: Settings) -> Organisation:
@@ -46,6 +47,18 @@ def deadline_policy_of(settings: Settings) -> DeadlinePolicy:
         day_end=d.business_day_end,
         internal_target_working_days=d.internal_target_working_days,
         complaint_resolution_weeks=d.complaint_resolution_weeks,
+    )
+
+
+def response_promise_of(settings: Settings) -> ResponsePromise:
+    """What the acknowledgement promises (``deadlines.promise_mode``, issue 17)."""
+    d = settings.deadlines
+    return ResponsePromise(
+        hours=d.first_response_hours,
+        mode=d.promise_mode.value,
+        calendar=work_calendar_of(settings),
+        day_start=d.business_day_start,
+        day_end=d.business_day_end,
     )
 
 

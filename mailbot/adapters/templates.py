@@ -25,7 +25,9 @@ from zoneinfo import ZoneInfo
 import jinja2
 from markupsafe import Markup
 
+from mailbot.domain.promise import working_days_due
 from mailbot.mail.compose import clean_header_text
+from mailbot.mail.language import detect_language
 
 __all__ = [
     "LANGUAGES",
@@ -136,6 +138,10 @@ _DEADLINE_LABELS = {
         "internal": "internal target",
     },
 }
+_LANGUAGE_NAMES = {
+    "nl": {"nl": "Nederlands", "en": "Engels", "de": "Duits", "fr": "Frans"},
+    "en": {"nl": "Dutch", "en": "English", "de": "German", "fr": "French"},
+}
 _ENGLISH_DIVIDER = "\n\n-- English version --\n\n"
 
 
@@ -191,6 +197,8 @@ class TemplateRenderer:
         self._env.filters["date"] = self._format_date
         self._env.filters["category"] = self._category_label
         self._env.filters["deadline"] = self._deadline_label
+        self._env.filters["language_name"] = self._language_name
+        self._env.filters["staff_language"] = self._staff_language
         self._env.globals["authority"] = {
             "name": "Autoriteit Persoonsgegevens",
             "website": "https://autoriteitpersoonsgegevens.nl",
@@ -249,6 +257,28 @@ class TemplateRenderer:
         _defined(value)
         labels = _DEADLINE_LABELS.get(ctx.get("lang", DEFAULT_LANGUAGE), _DEADLINE_LABELS["nl"])
         return labels.get(str(value), str(value))
+
+    @staticmethod
+    @jinja2.pass_context
+    def _language_name(ctx: jinja2.runtime.Context, value: object) -> str:
+        """``en`` → "Engels" in a Dutch template, "English" in an English one."""
+        _defined(value)
+        names = _LANGUAGE_NAMES.get(ctx.get("lang", DEFAULT_LANGUAGE), _LANGUAGE_NAMES["nl"])
+        code = str(value or "").strip().lower().split("-")[0]
+        return names.get(code, code or names["nl"])
+
+    @staticmethod
+    @jinja2.pass_context
+    def _staff_language(ctx: jinja2.runtime.Context, value: object) -> str:
+        """The language staff wrote ``value`` in (a text or a list of texts) when it is clearly not
+        the letter's own, else "": an English reader is told the reason below is in Dutch
+        (issue 17). Too few words to tell is no note, never a wrong one."""
+
+        _defined(value)
+        lang = ctx.get("lang", DEFAULT_LANGUAGE)
+        text = " ".join(map(str, value)) if isinstance(value, list | tuple) else str(value or "")
+        found = detect_language(text, default=lang)
+        return "" if found == lang else found
 
     # -- rendering ------------------------------------------------------------------------------
 
@@ -355,6 +385,10 @@ def sample_context(purpose: str) -> dict[str, Any]:
         "category": category,
         "received_at": received,
         "first_response_due": received + timedelta(hours=48) if category != "other" else None,
+        # What the letter promises: 48 hours on working days (Thursday 10:30 → Monday 10:30).
+        "promised_response": working_days_due(received, 48) if category != "other" else None,
+        "promise_mode": "working_days",
+        "promise_hours": 48,
         "decision_due": date(2026, 4, 2) if category == "complaint" else None,
         "legal_start": received.date() if gdpr else None,
         "legal_due": date(2026, 4, 7) if gdpr else None,
@@ -362,6 +396,7 @@ def sample_context(purpose: str) -> dict[str, Any]:
         "identity_check": category in ("access", "erasure", "rectification"),
         "status": "open",
         "triage": False,
+        "language": "nl",
     }
     context: dict[str, Any] = {
         "org": {"name": "Ordevos", "mailbox": "info@ordevos.nl", "website": "https://www.ordevos.nl"},

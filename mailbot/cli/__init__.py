@@ -13,11 +13,13 @@ from typing import Any
 
 import click
 
-from mailbot.cli.common import build, load, opened_app, require_once, settings_of
-from mailbot.errors import plain_reason
+from mailbot.cli.common import MailbotGroup, build, load, opened_app, require_once, settings_of
+from mailbot.cli.examples import add_examples
+from mailbot.cli.output import json_option, report, table
+from mailbot.errors import error_kind_words, plain_reason
 
 
-@click.group()
+@click.group(cls=MailbotGroup)
 @click.option(
     "--config",
     "config_path",
@@ -25,22 +27,34 @@ from mailbot.errors import plain_reason
     default=None,
     help="mailbot.toml (default: $MAILBOT_CONFIG, else the embedded defaults).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging, and the traceback of a failure.")
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
-    """mailbot: the info@ mailbox as encrypted, deadline-tracked tickets."""
+    """mailbot: the info@ mailbox as encrypted, deadline-tracked tickets.
+
+    Every command has --help with an example; reporting commands take --json. Bad input is one
+    line and exit status 2; a failure one line and exit status 1 (-v shows the traceback).
+
+    \b
+    Shell completion (bash; zsh_source, fish_source likewise):
+      eval "$(_MAILBOT_COMPLETE=bash_source mailbot)"
+    """
     from mailbot import logsetup
 
     logsetup.configure(verbose)
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
+    ctx.obj["verbose"] = verbose
 
 
 @main.command()
+@json_option()
 @click.pass_context
-def init(ctx: click.Context) -> None:
+def init(ctx: click.Context, as_json: bool) -> None:
     """Create the storage directory, the key file, the database schema and the text model."""
     settings = settings_of(ctx)
+    echo = (lambda _: None) if as_json else click.echo
+    trained: int | None = None
     from mailbot.adapters.maildir import ensure_maildir
 
     ensure_maildir(settings.storage.inbox_dir)
@@ -51,36 +65,65 @@ def init(ctx: click.Context) -> None:
             from mailbot.cli.model import train_model
 
             meta = train_model(tuple(p for p in model.corpus if p.is_dir()), model.file)
-            click.echo(f"text model trained on {meta['examples']} labelled messages: {model.file}")
+            trained = int(meta["examples"])
+            echo(f"text model trained on {trained} labelled messages: {model.file}")
         else:
-            click.echo(f"no labelled corpus at {', '.join(map(str, model.corpus))}: the rules classify alone")
+            echo(f"no labelled corpus at {', '.join(map(str, model.corpus))}: the rules classify alone")
     app = build(ctx, settings)
     app.close()
-    click.echo(f"initialised {settings.storage.dir} (database and key ready)")
+    data = {"storage": str(settings.storage.dir), "model_trained_on": trained}
+    report(as_json, data, f"initialised {settings.storage.dir} (database and key ready)")
 
 
 @main.command("check-config")
 @click.option("--connect", is_flag=True, help="Also try the database, IMAP and SMTP.")
+@json_option("The checks as JSON: [{check, ok, detail}].")
 @click.pass_context
-def check_config(ctx: click.Context, connect: bool) -> None:
-    """Validate the configuration; with --connect, reach every service and report each."""
+def check_config(ctx: click.Context, connect: bool, as_json: bool) -> None:
+    """Validate the configuration; with --connect, reach every service and report each.
+
+    A bad configuration is one line per problem on stderr and exit status 2, JSON or not."""
     settings = settings_of(ctx)
-    click.echo("configuration: ok")
+    checks: list[dict[str, Any]] = [{"check": "configuration", "ok": True, "detail": ""}]
     model = settings.model
     if model is not None and model.enabled and not model.file.exists():
-        click.echo(f"text model: none at {model.file}, the rules classify alone (mailbot model train)")
-    if not connect:
-        return
-    failures = 0
-    for name, probe in _probes(settings):
-        try:
-            detail = probe()
-            click.echo(f"{name}: ok{f' ({detail})' if detail else ''}")
-        except Exception as exc:
-            failures += 1
-            click.echo(f"{name}: FAILED ({plain_reason(exc)})")
-    if failures:
+        detail = f"none at {model.file}, the rules classify alone (mailbot model train)"
+        checks.append({"check": "text model", "ok": True, "detail": detail})
+    warning = _promise_warning(settings)
+    if warning:
+        checks.append({"check": "deadlines", "ok": True, "detail": warning})
+    if connect:
+        for name, probe in _probes(settings):
+            try:
+                checks.append({"check": name, "ok": True, "detail": probe() or ""})
+            except Exception as exc:
+                checks.append({"check": name, "ok": False, "detail": plain_reason(exc)})
+    if as_json:
+        click.echo(json.dumps(checks))
+    else:
+        for c in checks:
+            if c["check"] in ("text model", "deadlines"):
+                click.echo(f"{c['check']}: {c['detail']}")
+                continue
+            state = "ok" if c["ok"] else "FAILED"
+            detail = f" ({c['detail']})" if c["detail"] else ""
+            click.echo(f"{c['check']}: {state}{detail}")
+    if not all(c["ok"] for c in checks):
         sys.exit(1)
+
+
+def _promise_warning(settings: Any) -> str | None:
+    """Issue 17: the letter's promise must not come before the internal deadline staff work to."""
+    from mailbot.domain.promise import promise_before_ladder
+    from mailbot.policies import deadline_policy_of, response_promise_of
+
+    d = settings.deadlines
+    if promise_before_ladder(response_promise_of(settings), deadline_policy_of(settings)) is None:
+        return None
+    return (
+        f"warning: promise_mode {d.promise_mode.value} promises the customer an answer before the "
+        f"internal deadline (hours_mode {d.hours_mode.value}); reminders would come after the promise"
+    )
 
 
 def _probes(settings: Any) -> list[tuple[str, Any]]:
@@ -144,10 +187,8 @@ def _probes(settings: Any) -> list[tuple[str, Any]]:
 @click.option("--no-service", is_flag=True, help="Skip the last-pass check (no mailbot run expected).")
 @click.pass_context
 def health(ctx: click.Context, as_json: bool, no_service: bool) -> None:
-    """Database, source and the running service's last intake pass; exit 1 if any is unhealthy.
-
-    Example (a container HEALTHCHECK): mailbot health
-    """
+    """Database, source and the running service's last intake pass; exit 1 if any is unhealthy
+    (the container HEALTHCHECK)."""
     from datetime import UTC, datetime
 
     from mailbot.health import checks
@@ -218,7 +259,7 @@ def quarantine() -> None:
 
 
 @quarantine.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 @click.pass_context
 def quarantine_list(ctx: click.Context, as_json: bool) -> None:
     """Quarantined messages with their error and number of attempts."""
@@ -234,22 +275,32 @@ def quarantine_list(ctx: click.Context, as_json: bool) -> None:
             }
             for q in uow.quarantine.entries()
         ]
+    for row in rows:
+        row["reason"] = error_kind_words(str(row["error"]))
     if as_json:
         click.echo(json.dumps(rows))
         return
-    if not rows:
-        click.echo("quarantine is empty")
-    for row in rows:
-        click.echo(
-            f"{row['id']:>5}  {row['quarantined_at'][:19]}  {row['error']}  attempts={row['attempts']}  "
-            f"{row['detail'][:120]}"
-        )
+    table(
+        ("ID", "QUARANTINED", "ATTEMPTS", "REASON", "DETAIL"),
+        [
+            (
+                r["id"],
+                r["quarantined_at"][:16].replace("T", " "),
+                r["attempts"],
+                r["reason"],
+                r["detail"][:90],
+            )
+            for r in rows
+        ],
+        "quarantine is empty",
+    )
 
 
 @quarantine.command("retry")
 @click.argument("quarantine_id", type=int)
+@json_option()
 @click.pass_context
-def quarantine_retry(ctx: click.Context, quarantine_id: int) -> None:
+def quarantine_retry(ctx: click.Context, quarantine_id: int, as_json: bool) -> None:
     """Re-run one quarantined message (after a fix to the rules or the code)."""
     from mailbot.services.ingest import TOO_LARGE
     from mailbot.services.process import process_one
@@ -269,7 +320,7 @@ def quarantine_retry(ctx: click.Context, quarantine_id: int) -> None:
         outcome = process_one(app.database, app.processor, app.clock, raw_id)
         while outcome == "retry":
             outcome = process_one(app.database, app.processor, app.clock, raw_id)
-    click.echo(f"message {quarantine_id}: {outcome}")
+    report(as_json, {"id": quarantine_id, "outcome": outcome}, f"message {quarantine_id}: {outcome}")
     if outcome == "quarantined":
         sys.exit(1)
 
@@ -313,6 +364,7 @@ def _register_optional() -> None:
 
 
 _register_optional()
+add_examples(main)  # after every command is registered
 
 __all__ = ["load", "main"]
 

@@ -15,7 +15,9 @@ import click
 
 from mailbot.adapters.erasure_ledger import LEDGER_FILE, read_ledger
 from mailbot.cli.common import opened_app, settings_of
+from mailbot.cli.output import json_option, report, table
 from mailbot.domain.retention import LedgerEntry
+from mailbot.errors import plain_reason
 
 
 def _fail(message: str) -> None:
@@ -30,7 +32,7 @@ def backup() -> None:
 
 @backup.command("create")
 @click.option("--no-offsite", is_flag=True, help="Only the local sealed folder; skip restic.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 @click.pass_context
 def backup_create(ctx: click.Context, no_offsite: bool, as_json: bool) -> None:
     """Snapshot the database while the service runs, seal it with the backup key, copy it off-site."""
@@ -39,8 +41,10 @@ def backup_create(ctx: click.Context, no_offsite: bool, as_json: bool) -> None:
     try:
         with opened_app(ctx) as app:
             manifest = app.backup_now(offsite=not no_offsite)
-    except (BackupError, OSError) as exc:
+    except BackupError as exc:
         _fail(f"backup failed: {exc}")
+    except OSError as exc:
+        _fail(f"backup failed: {plain_reason(exc)}{f' ({exc.filename})' if exc.filename else ''}")
     result = {"folder": str(manifest.folder), "backend": manifest.backend, "size": manifest.size}
     click.echo(
         json.dumps(result)
@@ -51,8 +55,9 @@ def backup_create(ctx: click.Context, no_offsite: bool, as_json: bool) -> None:
 
 @backup.command("verify")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@json_option()
 @click.pass_context
-def backup_verify(ctx: click.Context, folder: Path) -> None:
+def backup_verify(ctx: click.Context, folder: Path, as_json: bool) -> None:
     """Check a backup opens with the backup key and matches its manifest (nothing is restored)."""
     from mailbot.adapters.backup import load_or_create_backup_key, open_backup
     from mailbot.adapters.backup_crypto import BackupIntegrityError
@@ -67,16 +72,20 @@ def backup_verify(ctx: click.Context, folder: Path) -> None:
         except BackupIntegrityError as exc:
             click.echo(f"mailbot: backup refused: {exc}", err=True)
             sys.exit(1)
-    click.echo(
-        f"ok: {manifest.backend} backup of {manifest.created_at}, {manifest.size} bytes, checksum matches"
+    data = {"folder": str(folder), "backend": manifest.backend, "created_at": manifest.created_at}
+    report(
+        as_json,
+        {**data, "size": manifest.size, "ok": True},
+        f"ok: {manifest.backend} backup of {manifest.created_at}, {manifest.size} bytes, checksum matches",
     )
 
 
 @backup.command("restore")
 @click.argument("folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--latest", is_flag=True, help="Fetch the newest snapshot from the restic repository.")
+@json_option()
 @click.pass_context
-def backup_restore(ctx: click.Context, folder: Path | None, latest: bool) -> None:
+def backup_restore(ctx: click.Context, folder: Path | None, latest: bool, as_json: bool) -> None:
     """Restore a backup into the configured (empty) database, then re-apply the erasure ledger."""
     from mailbot.adapters import backup as backups
     from mailbot.adapters.backup_crypto import BackupIntegrityError
@@ -105,8 +114,10 @@ def backup_restore(ctx: click.Context, folder: Path | None, latest: bool) -> Non
             sys.exit(1)
         except backups.BackupError as exc:
             _fail(str(exc))
-    click.echo(
-        f"restored the {manifest.backend} backup of {manifest.created_at}; erasures re-applied: {reapplied}"
+    report(
+        as_json,
+        {"backend": manifest.backend, "created_at": manifest.created_at, "erasures_reapplied": reapplied},
+        f"restored the {manifest.backend} backup of {manifest.created_at}; erasures re-applied: {reapplied}",
     )
 
 
@@ -119,8 +130,9 @@ def _reapply_ledger(ctx: click.Context, carried: list[LedgerEntry]) -> int:
 
 
 @backup.command("list")
+@json_option()
 @click.pass_context
-def backup_list(ctx: click.Context) -> None:
+def backup_list(ctx: click.Context, as_json: bool) -> None:
     """The sealed backup folders here, newest last."""
     conf = settings_of(ctx).backup
     assert conf is not None
@@ -129,11 +141,16 @@ def backup_list(ctx: click.Context) -> None:
         if conf.dir.exists()
         else []
     )
-    if not folders:
-        click.echo("no backups")
+    rows = []
     for folder in folders:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        click.echo(f"{folder.name}  {manifest['backend']:<10}  {manifest['size']:>12} bytes")
+        rows.append({"folder": folder.name, "backend": manifest["backend"], "size": manifest["size"]})
+    if as_json:
+        report(True, rows, "")
+        return
+    table(
+        ("FOLDER", "BACKEND", "BYTES"), [(r["folder"], r["backend"], r["size"]) for r in rows], "no backups"
+    )
 
 
 commands = [backup]

@@ -19,6 +19,7 @@ import click
 
 from mailbot.adapters.rules_loader import RulesError, load_ruleset
 from mailbot.cli.common import settings_of
+from mailbot.cli.output import table
 from mailbot.domain.classifier import Classifier
 from mailbot.domain.model import DUTCH_LABELS, Category, Classification, Organisation
 from mailbot.domain.rules import classify_unparseable
@@ -44,7 +45,9 @@ def classify_file(path: Path, classifier: Classifier, org: Organisation) -> Clas
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        return classify_unparseable(f"cannot read file: {exc.strerror or type(exc).__name__}")
+        from mailbot.errors import plain_reason
+
+        return classify_unparseable(f"cannot read file: {plain_reason(exc)}")
     try:
         parsed = parse_message(raw)
     except UnparseableMail as exc:
@@ -182,14 +185,16 @@ def command(
         if len(paths) != 1 or not paths[0].is_dir():
             raise click.UsageError("--report takes exactly one FOLDER")
         sys.exit(_report(labels_csv, paths[0], classifier, org))
+    rows = []
     for path in iter_messages(paths):
         result = classify_file(path, classifier, org)
-        if as_json:
+        if as_json:  # streamed: one object per line, however many files
             click.echo(json.dumps(as_record(path, result), ensure_ascii=False))
-        else:
-            category = result.category.value + (f"/{result.secondary.value}" if result.secondary else "")
-            flags = " triage" if result.triage else ""
-            ref = f" {result.ticket_ref}" if result.ticket_ref else ""
-            click.echo(
-                f"{path}\t{category}\t{result.rule}\t{result.confidence:.2f}\t{result.language}{ref}{flags}"
-            )
+            continue
+        category = result.category.value + (f"/{result.secondary.value}" if result.secondary else "")
+        flags = " ".join(f for f, on in (("TRIAGE", result.triage),) if on)
+        confidence = f"{result.confidence:.2f}"
+        rows.append((path, category, result.rule, confidence, result.language, result.ticket_ref, flags))
+    if not as_json:
+        header = ("FILE", "CATEGORY", "RULE", "CONFIDENCE", "LANGUAGE", "TICKET", "FLAGS")
+        table(header, rows, "no .eml files found")

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 import click
 
 from mailbot.cli.common import opened_app
+from mailbot.cli.output import json_option, report, table
+from mailbot.errors import plain_reason
 from mailbot.services.customers import CustomerInputError, ImportRefused
 from mailbot.services.repositories import Conflict
 
@@ -31,8 +33,9 @@ def customers() -> None:
 @customers.command("import")
 @click.argument("csv_file", type=click.Path(path_type=Path))
 @click.option("--actor", default="staff", help="Who imports (recorded in the audit events).")
+@json_option()
 @click.pass_context
-def customers_import(ctx: click.Context, csv_file: Path, actor: str) -> None:
+def customers_import(ctx: click.Context, csv_file: Path, actor: str, as_json: bool) -> None:
     """Create or update customers from CSV_FILE (header: name, company, address, email, phone).
 
     Every row is checked first; one bad row and nothing is imported (exit 2). An existing customer
@@ -41,12 +44,12 @@ def customers_import(ctx: click.Context, csv_file: Path, actor: str) -> None:
     try:
         text = csv_file.read_bytes().decode("utf-8-sig")
     except OSError as exc:
-        _refuse(f"cannot read {csv_file}: {exc.strerror or exc}")
+        _refuse(f"cannot read {csv_file}: {plain_reason(exc)}")
     except UnicodeDecodeError:
         _refuse(f"{csv_file} is not UTF-8 text; save it as 'CSV UTF-8' and try again")
     try:
         with opened_app(ctx) as app:
-            report = app.customers.import_csv(text, actor)
+            result = app.customers.import_csv(text, actor)
     except ImportRefused as exc:
         for problem in exc.problems:
             click.echo(f"mailbot: {csv_file.name}: {problem}", err=True)
@@ -57,15 +60,17 @@ def customers_import(ctx: click.Context, csv_file: Path, actor: str) -> None:
             err=True,
         )
         sys.exit(1)
-    click.echo(
-        f"imported {csv_file.name}: {report.created} created, {report.updated} updated, "
-        f"{report.unchanged} unchanged"
+    counts = {"created": result.created, "updated": result.updated, "unchanged": result.unchanged}
+    report(
+        as_json,
+        {"file": csv_file.name, **counts},
+        f"imported {csv_file.name}: " + ", ".join(f"{n} {what}" for what, n in counts.items()),
     )
 
 
 @customers.command("show")
 @click.argument("email")
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 @click.pass_context
 def customers_show(ctx: click.Context, email: str, as_json: bool) -> None:
     """The customer's decrypted fields and their tickets (for staff eyes only)."""
@@ -106,8 +111,13 @@ def customers_show(ctx: click.Context, email: str, as_json: bool) -> None:
     click.echo(f"{'source:':<10} {data['source']}{'  (' + ', '.join(flags) + ')' if flags else ''}")
     if not data["tickets"]:
         click.echo("tickets:   none")
-    for t in data["tickets"]:
-        click.echo(f"ticket:    {t['ref']}  {t['category']:<13} {t['status']:<8} opened {t['opened_at']}")
+        return
+    click.echo("tickets:")
+    table(
+        ("  REF", "CATEGORY", "STATUS", "OPENED"),
+        [(f"  {t['ref']}", t["category"], t["status"], t["opened_at"]) for t in data["tickets"]],
+        "",
+    )
 
 
 @customers.command("update")
@@ -117,6 +127,7 @@ def customers_show(ctx: click.Context, email: str, as_json: bool) -> None:
 @click.option("--address", default=None, help="The postal address.")
 @click.option("--phone", default=None)
 @click.option("--actor", default="staff", help="Who rectifies (recorded in the audit event).")
+@json_option()
 @click.pass_context
 def customers_update(
     ctx: click.Context,
@@ -126,6 +137,7 @@ def customers_update(
     address: str | None,
     phone: str | None,
     actor: str,
+    as_json: bool,
 ) -> None:
     """Rectify the customer's fields (an empty value, e.g. --phone "", clears one).
 
@@ -138,8 +150,10 @@ def customers_update(
             changed = app.customers.rectify(email, changes, actor)
     except CustomerInputError as exc:
         _refuse(str(exc))
-    click.echo(
-        f"rectified: {', '.join(changed)}" if changed else "nothing changed (the values were the same)"
+    report(
+        as_json,
+        {"rectified": list(changed)},
+        f"rectified: {', '.join(changed)}" if changed else "nothing changed (the values were the same)",
     )
 
 
@@ -156,8 +170,11 @@ def customers_update(
     "--language", type=click.Choice(["nl", "en"]), default=None, help="Default: their latest ticket's."
 )
 @click.option("--actor", default="staff", help="Who exports (recorded in the audit event).")
+@json_option()
 @click.pass_context
-def customers_export(ctx: click.Context, email: str, out_dir: Path, language: str | None, actor: str) -> None:
+def customers_export(
+    ctx: click.Context, email: str, out_dir: Path, language: str | None, actor: str, as_json: bool
+) -> None:
     """Everything held on the person (art. 15): data.json, index.html with the art. 15 information,
     attachments and original mails, zipped into DIR/export-<date>.zip. Hand it to the verified
     address only."""
@@ -171,7 +188,10 @@ def customers_export(ctx: click.Context, email: str, out_dir: Path, language: st
     except PackageTemplateError as exc:
         _refuse(f"export template error: {exc}")
     except OSError as exc:
-        _refuse(f"cannot write to {out_dir}: {exc.strerror or exc}")
+        _refuse(f"cannot write to {out_dir}: {plain_reason(exc)}")
+    if as_json:
+        report(True, {"file": str(path), **counts}, "")
+        return
     click.echo(
         f"{path}: {counts['tickets']} ticket(s), {counts['messages']} message(s), "
         f"{counts['attachments']} attachment(s), {counts['original_mail']} original mail(s), "

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 
 from mailbot.bootstrap import App
 from mailbot.cli.common import build, require_once
+from mailbot.cli.output import json_option, report, to_json
 from mailbot.cli.tickets import tickets
 
 
@@ -39,8 +41,9 @@ def deadlines(ctx: click.Context, once: bool, as_json: bool) -> None:
 @click.option("--dry-run", "dry_run", is_flag=True, help="Print the digest; send nothing.")
 @click.option("--send", "send_now", is_flag=True, help="Queue the digest to the staff list and send it now.")
 @click.option("--even-if-empty", is_flag=True, help="Send it also when there is nothing to report.")
+@json_option("With --dry-run: the digest's lists as JSON; with --send: {sent}.")
 @click.pass_context
-def digest(ctx: click.Context, dry_run: bool, send_now: bool, even_if_empty: bool) -> None:
+def digest(ctx: click.Context, dry_run: bool, send_now: bool, even_if_empty: bool, as_json: bool) -> None:
     """The daily digest: overdue, due within 24 hours, new, GDPR terms, failed mail, quarantine."""
     from mailbot.services import digest as digest_service
 
@@ -50,11 +53,15 @@ def digest(ctx: click.Context, dry_run: bool, send_now: bool, even_if_empty: boo
     try:
         if send_now:
             queued = app.deadlines.queue_digest(send_when_empty=even_if_empty)
-            click.echo("digest sent" if queued else "nothing to report: no digest sent")
+            line = "digest sent" if queued else "nothing to report: no digest sent"
+            report(as_json, {"sent": queued is not None}, line)
             return
         content, rendered = app.deadlines.preview_digest()
     finally:
         app.close()
+    if as_json:
+        click.echo(to_json({**content, "empty": digest_service.is_empty(content)}))
+        return
     zone = ZoneInfo(app.org.timezone)
     click.echo(f"Subject: {rendered.subject}\n")
     click.echo(rendered.text.rstrip())
@@ -68,8 +75,9 @@ def digest(ctx: click.Context, dry_run: bool, send_now: bool, even_if_empty: boo
 @click.option("--months", type=click.IntRange(1, 2), required=True, help="1 or 2 further months (R-A5).")
 @click.option("--reason", required=True, help="Why; the requester is told this reason.")
 @click.option("--actor", default="staff", help="Who decided (recorded in the audit trail).")
+@json_option()
 @click.pass_context
-def tickets_extend(ctx: click.Context, ref: str, months: int, reason: str, actor: str) -> None:
+def tickets_extend(ctx: click.Context, ref: str, months: int, reason: str, actor: str, as_json: bool) -> None:
     """Extend a GDPR request's legal term and send the requester the notice with the reason."""
     from mailbot.services.extensions import ExtensionRefused
 
@@ -86,58 +94,71 @@ def tickets_extend(ctx: click.Context, ref: str, months: int, reason: str, actor
         f"{result.ref}: legal deadline now {result.legal_due.astimezone(zone):%Y-%m-%d} "
         f"(was {result.original_due.astimezone(zone):%Y-%m-%d}; +{result.total_extra_months} months in total)"
     )
-    if result.legal_due_conservative is not None:
-        line += f"; conservative reading {result.legal_due_conservative.astimezone(zone):%Y-%m-%d}"
-    click.echo(f"{line}; notice queued, mail sent: {sent}")
+    conservative = result.legal_due_conservative
+    if conservative is not None:
+        line += f"; conservative reading {conservative.astimezone(zone):%Y-%m-%d}"
+    data = {
+        "ref": result.ref,
+        "legal_due": result.legal_due.astimezone(zone).date(),
+        "original_due": result.original_due.astimezone(zone).date(),
+        "legal_due_conservative": conservative.astimezone(zone).date() if conservative else None,
+        "extra_months": result.total_extra_months,
+        "mail_sent": sent,
+    }
+    report(as_json, data, f"{line}; notice queued, mail sent: {sent}")
 
 
 commands = [deadlines, digest]
 
 
-def _decision(ctx: click.Context, action: Callable[[App], str]) -> None:
-    """Run one decision (one transaction), send what it queued, and report; refusals exit 1."""
+def _decision(ctx: click.Context, action: Callable[[App], tuple[str, dict[str, Any]]], as_json: bool) -> None:
+    """Run one decision (one transaction), send what it queued, and report (``--json``: the
+    data); refusals exit 1."""
     from mailbot.services.decisions import DecisionRefused
 
     app = build(ctx)
     try:
-        line = action(app)
-        app.drain_outbox()
+        line, data = action(app)
+        sent = app.drain_outbox()
     except (DecisionRefused, LookupError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         app.close()
-    click.echo(line)
+    report(as_json, {**data, "mail_sent": sent}, line)
 
 
 @tickets.command("pause")
 @click.argument("ref")
 @click.option("--actor", default="staff", help="Who sent the identity question.")
+@json_option()
 @click.pass_context
-def tickets_pause(ctx: click.Context, ref: str, actor: str) -> None:
+def tickets_pause(ctx: click.Context, ref: str, actor: str, as_json: bool) -> None:
     """The identity question went out: pause the legal clock (R-A7)."""
 
-    def action(app: App) -> str:
+    def action(app: App) -> tuple[str, dict[str, Any]]:
         app.tickets.pause(ref, actor)
-        return f"{ref.upper()}: legal clock paused"
+        return f"{ref.upper()}: legal clock paused", {"ref": ref.upper(), "paused": True}
 
-    _decision(ctx, action)
+    _decision(ctx, action, as_json)
 
 
 @tickets.command("resume")
 @click.argument("ref")
-@click.option("--actor", default="staff")
+@click.option("--actor", default="staff", help="Who recorded the answer to the identity question.")
+@json_option()
 @click.pass_context
-def tickets_resume(ctx: click.Context, ref: str, actor: str) -> None:
+def tickets_resume(ctx: click.Context, ref: str, actor: str, as_json: bool) -> None:
     """The identity is settled: the legal clock runs again; shows the adjusted and unadjusted dates."""
 
-    def action(app: App) -> str:
+    def action(app: App) -> tuple[str, dict[str, Any]]:
         due = app.tickets.resume(ref, actor)
         zone = ZoneInfo(app.org.timezone)
-        adjusted = due.legal_due.astimezone(zone).date() if due.legal_due else "-"
-        unadjusted = due.legal_due_unpaused.astimezone(zone).date() if due.legal_due_unpaused else "-"
-        return f"{ref.upper()}: legal deadline {adjusted} (without the pause: {unadjusted})"
+        adjusted = due.legal_due.astimezone(zone).date() if due.legal_due else None
+        unadjusted = due.legal_due_unpaused.astimezone(zone).date() if due.legal_due_unpaused else None
+        line = f"{ref.upper()}: legal deadline {adjusted or '-'} (without the pause: {unadjusted or '-'})"
+        return line, {"ref": ref.upper(), "legal_due": adjusted, "legal_due_unpaused": unadjusted}
 
-    _decision(ctx, action)
+    _decision(ctx, action, as_json)
 
 
 @tickets.command("refuse")
@@ -150,18 +171,19 @@ def tickets_resume(ctx: click.Context, ref: str, actor: str) -> None:
     "restriction, objection; a rectification must be made first with customers update).",
 )
 @click.option("--actor", required=True, help="Who decided: a refusal is always a human decision (R-A8).")
+@json_option()
 @click.pass_context
-def tickets_refuse(ctx: click.Context, ref: str, reasons: tuple[str, ...], partial: bool, actor: str) -> None:
-    """Refuse a GDPR request (or part of it) with reasons; the letter names the requester's remedies.
+def tickets_refuse(
+    ctx: click.Context, ref: str, reasons: tuple[str, ...], partial: bool, actor: str, as_json: bool
+) -> None:
+    """Refuse a GDPR request (or part of it) with reasons; the letter names the requester's remedies."""
 
-    Example: mailbot tickets refuse ORD-2026-00042 --partial --reason "Facturen: 7 jaar." --actor anna
-    """
-
-    def action(app: App) -> str:
+    def action(app: App) -> tuple[str, dict[str, Any]]:
         refusal = app.tickets.refuse(ref, reasons, partial, actor)
         done = f"; carried out: {refusal.honoured}" if refusal.honoured else ""
-        return (
-            f"{ref.upper()}: {'partial ' if partial else ''}refusal sent with {len(reasons)} reason(s){done}"
-        )
+        kind = "partial " if partial else ""
+        line = f"{ref.upper()}: {kind}refusal sent with {len(reasons)} reason(s){done}"
+        data = {"ref": ref.upper(), "partial": partial, "reasons": len(reasons), "honoured": refusal.honoured}
+        return line, data
 
-    _decision(ctx, action)
+    _decision(ctx, action, as_json)

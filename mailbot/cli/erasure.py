@@ -15,6 +15,7 @@ import click
 
 from mailbot.cli.common import opened_app
 from mailbot.cli.customers import customers
+from mailbot.cli.output import json_option, report
 from mailbot.cli.tickets import tickets
 from mailbot.services.customers import CustomerInputError
 from mailbot.services.erasure import ErasureRefused
@@ -24,7 +25,7 @@ from mailbot.services.erasure import ErasureRefused
 @click.argument("email")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (it cannot be undone).")
 @click.option("--actor", default="staff", envvar="MAILBOT_AS", help="Who decided (audited).")
-@click.option("--json", "as_json", is_flag=True, help="The report as JSON (counts, what was kept).")
+@json_option("The report as JSON (counts, what was kept).")
 @click.pass_context
 def customers_erase(ctx: click.Context, email: str, yes: bool, actor: str, as_json: bool) -> None:
     """Erase everything held on EMAIL: their messages, attachments and details are deleted and
@@ -67,15 +68,18 @@ def retention() -> None:
 
 
 @retention.command("purge")
+@json_option()
 @click.pass_context
-def retention_purge(ctx: click.Context) -> None:
+def retention_purge(ctx: click.Context, as_json: bool) -> None:
     """Destroy retained records whose term ended and erasure reports sent over two weeks ago
     (``mailbot run`` does this daily at 03:15)."""
     with opened_app(ctx) as app:
         purged = app.erasure.purge()
-    click.echo(
+    report(
+        as_json,
+        dict(purged),
         f"purged {purged['tickets']} closed ticket(s) past their term, {purged['retained']} retained "
-        f"record(s), {purged['letters']} sent erasure report(s)"
+        f"record(s), {purged['letters']} sent erasure report(s)",
     )
 
 
@@ -83,22 +87,24 @@ def retention_purge(ctx: click.Context) -> None:
 @click.argument("ref")
 @click.option("--reason", required=True, help="Why it is kept (a dispute, a legal claim); not stored.")
 @click.option("--actor", default="staff", envvar="MAILBOT_AS", help="Who decided (audited).")
+@json_option()
 @click.pass_context
-def tickets_hold(ctx: click.Context, ref: str, reason: str, actor: str) -> None:
+def tickets_hold(ctx: click.Context, ref: str, reason: str, actor: str, as_json: bool) -> None:
     """Keep REF's correspondence past its retention term (a legal hold) until released."""
-    _hold(ctx, ref, reason, actor, hold=True)
+    _hold(ctx, ref, reason, actor, hold=True, as_json=as_json)
 
 
 @tickets.command("release")
 @click.argument("ref")
 @click.option("--actor", default="staff", envvar="MAILBOT_AS", help="Who decided (audited).")
+@json_option()
 @click.pass_context
-def tickets_release(ctx: click.Context, ref: str, actor: str) -> None:
+def tickets_release(ctx: click.Context, ref: str, actor: str, as_json: bool) -> None:
     """Lift REF's legal hold: the retention purge may remove its correspondence again."""
-    _hold(ctx, ref, "", actor, hold=False)
+    _hold(ctx, ref, "", actor, hold=False, as_json=as_json)
 
 
-def _hold(ctx: click.Context, ref: str, reason: str, actor: str, *, hold: bool) -> None:
+def _hold(ctx: click.Context, ref: str, reason: str, actor: str, *, hold: bool, as_json: bool) -> None:
     try:
         with opened_app(ctx) as app:
             changed = app.erasure.hold(ref, reason, actor, hold=hold)
@@ -106,7 +112,8 @@ def _hold(ctx: click.Context, ref: str, reason: str, actor: str, *, hold: bool) 
         click.echo(f"mailbot: {exc}", err=True)
         sys.exit(2)
     state = "on legal hold" if hold else "released from legal hold"
-    click.echo(f"{ref.upper()} {state}" if changed else f"{ref.upper()} was {state} already")
+    line = f"{ref.upper()} {state}" if changed else f"{ref.upper()} was {state} already"
+    report(as_json, {"ref": ref.upper(), "hold": hold, "changed": bool(changed)}, line)
 
 
 commands = [retention]

@@ -8,6 +8,7 @@ import sys
 import click
 
 from mailbot.cli.common import settings_of
+from mailbot.cli.output import json_option, report
 
 
 def _key_file(ctx: click.Context):  # type: ignore[no-untyped-def]
@@ -32,8 +33,9 @@ def keys() -> None:
 
 @keys.command("rotate")
 @click.option("--resume", is_flag=True, help="Only finish re-wrapping under the active version.")
+@json_option()
 @click.pass_context
-def keys_rotate(ctx: click.Context, resume: bool) -> None:
+def keys_rotate(ctx: click.Context, resume: bool, as_json: bool) -> None:
     """Add a new master key version and re-wrap every data key under it. Back up the key file
     afterwards; restart running services so new keys use the new version."""
     from mailbot.adapters.db.engine import make_engine
@@ -42,22 +44,30 @@ def keys_rotate(ctx: click.Context, resume: bool) -> None:
     settings = _key_file(ctx)
     engine = make_engine(settings.storage.database_url)
     try:
-        report = rotate(engine, settings.storage.key_file, new_version=not resume)
+        result = rotate(engine, settings.storage.key_file, new_version=not resume)
     except ValueError as exc:
         click.echo(f"mailbot: {exc}", err=True)
         sys.exit(2)
     finally:
         engine.dispose()
-    click.echo(
-        f"active version {report.new_version}; {report.rewrapped} data key(s) re-wrapped; "
-        f"versions in the key file: {', '.join(map(str, report.kept_versions))}"
+    data = {
+        "active_version": result.new_version,
+        "rewrapped": result.rewrapped,
+        "versions": list(result.kept_versions),
+    }
+    report(
+        as_json,
+        data,
+        f"active version {result.new_version}; {result.rewrapped} data key(s) re-wrapped; "
+        f"versions in the key file: {', '.join(map(str, result.kept_versions))}",
     )
 
 
 @keys.command("retire")
 @click.argument("version", type=int)
+@json_option()
 @click.pass_context
-def keys_retire(ctx: click.Context, version: int) -> None:
+def keys_retire(ctx: click.Context, version: int, as_json: bool) -> None:
     """Remove an old master key version; refused while any data key still needs it."""
     from mailbot.adapters.db.engine import make_engine
     from mailbot.adapters.key_rotation import retire
@@ -71,7 +81,11 @@ def keys_retire(ctx: click.Context, version: int) -> None:
         sys.exit(2)
     finally:
         engine.dispose()
-    click.echo(f"version {version} retired; versions in the key file: {', '.join(map(str, remaining))}")
+    report(
+        as_json,
+        {"retired": version, "versions": list(remaining)},
+        f"version {version} retired; versions in the key file: {', '.join(map(str, remaining))}",
+    )
 
 
 commands = [keys]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mailbot.cli.common import settings_of
+from mailbot.cli.output import json_option, report, table
 
 if TYPE_CHECKING:  # the model's imports (scikit-learn, numpy) load only for the commands using them
     from mailbot.adapters.text_model import Example
@@ -85,27 +86,45 @@ _CORPUS = click.option(
 @model.command("train")
 @_CORPUS
 @click.option("--include-corrections", is_flag=True, help="Also learn from the tickets staff reclassified.")
+@json_option()
 @click.pass_context
-def train_command(ctx: click.Context, corpus: tuple[Path, ...], include_corrections: bool) -> None:
+def train_command(
+    ctx: click.Context, corpus: tuple[Path, ...], include_corrections: bool, as_json: bool
+) -> None:
     """Build the model file from the labelled sets (deterministic: same data, same model)."""
     settings = settings_of(ctx)
     assert settings.model is not None
     extra: list[Example] = []
     if include_corrections:
         extra = correction_examples(ctx)
-        click.echo(f"corrections: {len(extra)} reclassified tickets")
+        if not as_json:
+            click.echo(f"corrections: {len(extra)} reclassified tickets")
     started = time.monotonic()
     meta = train_model(corpus or settings.model.corpus, settings.model.file, extra)
+    seconds = time.monotonic() - started
+    if as_json:
+        data = {
+            "file": str(settings.model.file),
+            "examples": meta["examples"],
+            "per_category": meta["per_category"],
+            "corrections": len(extra),
+            "seconds": round(seconds, 1),
+        }
+        report(True, data, "")
+        return
     per = ", ".join(f"{k} {v}" for k, v in meta["per_category"].items())
-    click.echo(f"trained on {meta['examples']} messages ({per}) in {time.monotonic() - started:.1f} s")
+    click.echo(f"trained on {meta['examples']} messages ({per}) in {seconds:.1f} s")
     click.echo(f"written {settings.model.file}")
 
 
 @model.command("evaluate")
 @_CORPUS
 @click.option("--min-mean", type=float, default=None, help="Exit 1 if the mean accuracy is below this.")
+@json_option()
 @click.pass_context
-def evaluate_command(ctx: click.Context, corpus: tuple[Path, ...], min_mean: float | None) -> None:
+def evaluate_command(
+    ctx: click.Context, corpus: tuple[Path, ...], min_mean: float | None, as_json: bool
+) -> None:
     """Leave-one-writer-set-out: per held-out set, a model trained on all the others."""
     from mailbot.adapters.model_evaluation import cross_validate, summarise
     from mailbot.adapters.rules_loader import RulesError, load_ruleset
@@ -122,11 +141,38 @@ def evaluate_command(ctx: click.Context, corpus: tuple[Path, ...], min_mean: flo
         raise click.ClickException(f"rules refused: {exc}") from None
     started = time.monotonic()
     scores = cross_validate(sets, ruleset, Organisation())
-    click.echo(f"{'held-out set':<16}{'messages':>9}{'accuracy':>10}{'requests found':>16}{'auto acked':>12}")
-    for s in scores:
-        found = f"{s.requests_found}/{s.requests}"
-        click.echo(f"{s.name:<16}{s.total:>9}{s.accuracy:>10.1%}{found:>16}{s.auto_acked:>12}")
     summary = summarise(scores)
+    if as_json:
+        data = {
+            "sets": [
+                {
+                    "name": s.name,
+                    "messages": s.total,
+                    "accuracy": s.accuracy,
+                    "requests": s.requests,
+                    "requests_found": s.requests_found,
+                    "auto_acked": s.auto_acked,
+                }
+                for s in scores
+            ],
+            "mean": summary.mean,
+            "worst": {"name": summary.worst.name, "accuracy": summary.worst.accuracy},
+            "request_recall": summary.request_recall,
+            "requests_lost": summary.requests_lost,
+            "auto_acked": summary.auto_acked,
+        }
+        report(True, data, "")
+        if min_mean is not None and summary.mean < min_mean:
+            sys.exit(1)
+        return
+    table(
+        ("HELD-OUT SET", "MESSAGES", "ACCURACY", "REQUESTS FOUND", "AUTO ACKED"),
+        [
+            (s.name, s.total, f"{s.accuracy:.1%}", f"{s.requests_found}/{s.requests}", s.auto_acked)
+            for s in scores
+        ],
+        "no sets",
+    )
     click.echo(
         f"\nmean {summary.mean:.1%}, worst {summary.worst.name} {summary.worst.accuracy:.1%}; "
         f"rights requests found {summary.request_recall:.1%}, filed as other without triage "
@@ -138,8 +184,9 @@ def evaluate_command(ctx: click.Context, corpus: tuple[Path, ...], min_mean: flo
 
 
 @model.command("show")
+@json_option()
 @click.pass_context
-def show_command(ctx: click.Context) -> None:
+def show_command(ctx: click.Context, as_json: bool) -> None:
     """What the model file was trained on (or that there is none)."""
     from mailbot.adapters.text_model import ModelFileError, load
 
@@ -150,6 +197,17 @@ def show_command(ctx: click.Context) -> None:
     except ModelFileError as exc:
         raise click.ClickException(str(exc)) from None
     meta = loaded.meta
+    if as_json:
+        data = {
+            "file": str(settings.model.file),
+            "enabled": settings.model.enabled,
+            "examples": meta["examples"],
+            "per_category": meta["per_category"],
+            "features": len(loaded.vocabulary),
+            "data_sha256": meta["data_sha256"],
+        }
+        report(True, data, "")
+        return
     click.echo(f"file: {settings.model.file}")
     click.echo(f"enabled: {'yes' if settings.model.enabled else 'no (rules only)'}")
     click.echo(

@@ -8,6 +8,7 @@ import sys
 import click
 
 from mailbot.cli.common import opened_app
+from mailbot.cli.output import json_option, report
 
 
 @click.group()
@@ -16,16 +17,20 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@json_option()
 @click.pass_context
-def audit_verify(ctx: click.Context) -> None:
+def audit_verify(ctx: click.Context, as_json: bool) -> None:
     """Walk the hash chain; name the first broken link (exit 1) or say it holds."""
     with opened_app(ctx) as app:
-        report = app.audit.verify()
-    if report.ok:
-        click.echo(f"audit trail intact: {report.events} events")
-        return
-    click.echo(f"audit trail broken at {report.broken}", err=True)
-    sys.exit(1)
+        result = app.audit.verify()
+    if as_json:
+        report(True, {"ok": result.ok, "events": result.events, "broken": result.broken}, "")
+    elif result.ok:
+        click.echo(f"audit trail intact: {result.events} events")
+    else:
+        click.echo(f"audit trail broken at {result.broken}", err=True)
+    if not result.ok:
+        sys.exit(1)
 
 
 commands = [audit]

@@ -16,6 +16,7 @@ import click
 
 from mailbot.cli.common import opened_app
 from mailbot.cli.customers import customers
+from mailbot.cli.output import json_option, report, table
 
 T = TypeVar("T")
 
@@ -40,21 +41,31 @@ _ACTOR = click.option("--actor", default="staff", envvar="MAILBOT_AS", help="Who
 @customers.command("restrict")
 @click.argument("email")
 @_ACTOR
+@json_option()
 @click.pass_context
-def customers_restrict(ctx: click.Context, email: str, actor: str) -> None:
+def customers_restrict(ctx: click.Context, email: str, actor: str, as_json: bool) -> None:
     """Restrict the processing of a customer's data: kept, not used (art. 18)."""
     changed = _run(ctx, lambda app: app.rights.restrict, email, actor)
-    click.echo("restricted" if changed else "already restricted")
+    report(
+        as_json,
+        {"restricted": True, "changed": bool(changed)},
+        "restricted" if changed else "already restricted",
+    )
 
 
 @customers.command("unrestrict")
 @click.argument("email")
 @_ACTOR
+@json_option()
 @click.pass_context
-def customers_unrestrict(ctx: click.Context, email: str, actor: str) -> None:
+def customers_unrestrict(ctx: click.Context, email: str, actor: str, as_json: bool) -> None:
     """Lift the restriction; the customer is told in the same step (art. 18(3))."""
     _run(ctx, lambda app: app.rights.unrestrict, email, actor)
-    click.echo("restriction lifted; the customer's letter is queued")
+    report(
+        as_json,
+        {"restricted": False, "letter": "queued"},
+        "restriction lifted; the customer's letter is queued",
+    )
 
 
 @click.group()
@@ -65,18 +76,26 @@ def suppression() -> None:
 @suppression.command("add")
 @click.argument("email")
 @_ACTOR
+@json_option()
 @click.pass_context
-def suppression_add(ctx: click.Context, email: str, actor: str) -> None:
+def suppression_add(ctx: click.Context, email: str, actor: str, as_json: bool) -> None:
     """Never send marketing to EMAIL again (kept as a keyed hash, so it survives erasure)."""
     if "@" not in email:
         _fail("give an e-mail address")
     added = _run(ctx, lambda app: app.rights.suppress, email, actor)
-    click.echo("added to the suppression list" if added else "already on the suppression list")
+    line = "added to the suppression list" if added else "already on the suppression list"
+    report(as_json, {"suppressed": True, "added": bool(added)}, line)
 
 
 @suppression.command("export")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file.",
+)
+@json_option("[{email, since}] instead of CSV.")
 @click.pass_context
 def suppression_export(ctx: click.Context, out_file: Path | None, as_json: bool) -> None:
     """The addresses the marketing tool must never mail (CSV: email, since). Entries of people
@@ -110,7 +129,7 @@ def tasks() -> None:
 
 
 @tasks.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 @click.pass_context
 def tasks_list(ctx: click.Context, as_json: bool) -> None:
     """Open tasks, oldest first."""
@@ -131,22 +150,23 @@ def tasks_list(ctx: click.Context, as_json: bool) -> None:
             )
         )
         return
-    if not rows:
-        click.echo("no open tasks")
-    for t in rows:
-        click.echo(
-            f"{t.id:>5}  {t.created_at.date().isoformat()}  {t.action:<10}  {t.recipient}  ({t.reference})"
-        )
+    table(
+        ("ID", "CREATED", "ACTION", "RECIPIENT", "REFERENCE"),
+        [(t.id, t.created_at.date().isoformat(), t.action, t.recipient, t.reference) for t in rows],
+        "no open tasks",
+    )
 
 
 @tasks.command("done")
 @click.argument("task_id", type=int)
 @_ACTOR
+@json_option()
 @click.pass_context
-def tasks_done(ctx: click.Context, task_id: int, actor: str) -> None:
+def tasks_done(ctx: click.Context, task_id: int, actor: str, as_json: bool) -> None:
     """Mark a recipient as told."""
     task = _run(ctx, lambda app: app.rights.task_done, task_id, actor)
-    click.echo(f"task {task.id}: {task.recipient} told ({task.action})")
+    data = {"id": task.id, "recipient": task.recipient, "action": task.action, "done": True}
+    report(as_json, data, f"task {task.id}: {task.recipient} told ({task.action})")
 
 
 commands = [suppression, tasks]

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from mailbot.cli.common import settings_of
+from mailbot.cli.output import json_option, to_json
 from mailbot.domain.model import DUTCH_LABELS, Category, Organisation
 
 
@@ -69,8 +70,9 @@ def rules() -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Directory of rules/*.toml (default: rules.dir of the configuration, else the installed rules).",
 )
+@json_option("{rules_dir, cases, right, failures} as JSON (refused rules: {refused}).")
 @click.pass_context
-def check(ctx: click.Context, rules_dir: Path | None) -> None:
+def check(ctx: click.Context, rules_dir: Path | None, as_json: bool) -> None:
     """Load the rules (file, line and reason on any error) and run the golden cases."""
     from mailbot.adapters.rules_loader import RulesError
 
@@ -79,8 +81,20 @@ def check(ctx: click.Context, rules_dir: Path | None) -> None:
     try:
         total, failures = run_cases(rules_dir)
     except RulesError as exc:
-        click.echo(f"rules refused: {exc}")
+        if as_json:
+            click.echo(to_json({"rules_dir": str(rules_dir), "refused": str(exc)}))
+        else:
+            click.echo(f"rules refused: {exc}")
         sys.exit(2)
+    if as_json:
+        data = {
+            "rules_dir": str(rules_dir),
+            "cases": total,
+            "right": total - len(failures),
+            "failures": failures,
+        }
+        click.echo(to_json(data))
+        sys.exit(1 if failures else 0)
     for line in failures:
         click.echo(f"FAILED {line}")
     click.echo(f"{total - len(failures)} of {total} golden cases right")

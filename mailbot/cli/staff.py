@@ -15,7 +15,9 @@ from typing import TypeVar
 import click
 
 from mailbot.cli.common import opened_app, settings_of
+from mailbot.cli.output import json_option, report, table
 from mailbot.cli.tickets import tickets
+from mailbot.services.staff import STAFF_STATUSES
 
 T = TypeVar("T")
 
@@ -73,13 +75,18 @@ def _text(body_file: Path | None, what: str) -> str:
     "--body-file", type=click.Path(path_type=Path), help="The answer (- for stdin); default: $EDITOR."
 )
 @_AS
+@json_option()
 @click.pass_context
-def tickets_reply(ctx: click.Context, ref: str, body_file: Path | None, actor: str | None) -> None:
+def tickets_reply(
+    ctx: click.Context, ref: str, body_file: Path | None, actor: str | None, as_json: bool
+) -> None:
     """Answer the customer on REF (from the organisation's address, threaded, first response)."""
     who = _actor(ctx, actor)
     text = _text(body_file, "answer")
     _run(ctx, lambda app: app.staff.reply, ref, text, who)
-    click.echo(f"{ref.upper()}: answer queued for the customer")
+    report(
+        as_json, {"ref": ref.upper(), "answer": "queued"}, f"{ref.upper()}: answer queued for the customer"
+    )
 
 
 @tickets.command("note")
@@ -88,48 +95,54 @@ def tickets_reply(ctx: click.Context, ref: str, body_file: Path | None, actor: s
     "--body-file", type=click.Path(path_type=Path), help="The note (- for stdin); default: $EDITOR."
 )
 @_AS
+@json_option()
 @click.pass_context
-def tickets_note(ctx: click.Context, ref: str, body_file: Path | None, actor: str | None) -> None:
+def tickets_note(
+    ctx: click.Context, ref: str, body_file: Path | None, actor: str | None, as_json: bool
+) -> None:
     """Add an internal note to REF (stored encrypted, never sent)."""
     who = _actor(ctx, actor)
     text = _text(body_file, "note")
     _run(ctx, lambda app: app.staff.note, ref, text, who)
-    click.echo(f"{ref.upper()}: note added")
+    report(as_json, {"ref": ref.upper(), "note": "added"}, f"{ref.upper()}: note added")
 
 
 @tickets.command("assign")
 @click.argument("ref")
 @click.argument("name")
 @_AS
+@json_option()
 @click.pass_context
-def tickets_assign(ctx: click.Context, ref: str, name: str, actor: str | None) -> None:
+def tickets_assign(ctx: click.Context, ref: str, name: str, actor: str | None, as_json: bool) -> None:
     """Assign REF to a staff member (address or the part before the @)."""
     who = _actor(ctx, actor)
     assignee = _run(ctx, lambda app: app.staff.assign, ref, name, who)
-    click.echo(f"{ref.upper()}: assigned to {assignee}")
+    report(as_json, {"ref": ref.upper(), "assignee": assignee}, f"{ref.upper()}: assigned to {assignee}")
 
 
 @tickets.command("status")
 @click.argument("ref")
-@click.argument("status")
+@click.argument("status", type=click.Choice(STAFF_STATUSES), metavar="STATUS")
 @_AS
+@json_option()
 @click.pass_context
-def tickets_status(ctx: click.Context, ref: str, status: str, actor: str | None) -> None:
+def tickets_status(ctx: click.Context, ref: str, status: str, actor: str | None, as_json: bool) -> None:
     """Set REF's status: open, waiting, resolved or closed."""
     who = _actor(ctx, actor)
     new = _run(ctx, lambda app: app.staff.status, ref, status, who)
-    click.echo(f"{ref.upper()}: {new}")
+    report(as_json, {"ref": ref.upper(), "status": new}, f"{ref.upper()}: {new}")
 
 
 @tickets.command("close")
 @click.argument("ref")
 @_AS
+@json_option()
 @click.pass_context
-def tickets_close(ctx: click.Context, ref: str, actor: str | None) -> None:
+def tickets_close(ctx: click.Context, ref: str, actor: str | None, as_json: bool) -> None:
     """Close REF (its running terms end: it counts as answered)."""
     who = _actor(ctx, actor)
     _run(ctx, lambda app: app.staff.status, ref, "closed", who)
-    click.echo(f"{ref.upper()}: closed")
+    report(as_json, {"ref": ref.upper(), "status": "closed"}, f"{ref.upper()}: closed")
 
 
 @tickets.command("verify")
@@ -138,25 +151,28 @@ def tickets_close(ctx: click.Context, ref: str, actor: str | None) -> None:
     "--method", required=True, help='How the identity was checked, e.g. "phone call, known details".'
 )
 @_AS
+@json_option()
 @click.pass_context
-def tickets_verify(ctx: click.Context, ref: str, method: str, actor: str | None) -> None:
+def tickets_verify(ctx: click.Context, ref: str, method: str, actor: str | None, as_json: bool) -> None:
     """Record that REF's requester is who they say (the legal clock runs again). Only the method is
     kept, never a copy of a document (R-A7)."""
     who = _actor(ctx, actor)
     _run(ctx, lambda app: app.staff.verify, ref, method, who)
-    click.echo(f"{ref.upper()}: identity verified ({method.strip()[:64]})")
+    data = {"ref": ref.upper(), "verified": True, "method": method.strip()[:64]}
+    report(as_json, data, f"{ref.upper()}: identity verified ({method.strip()[:64]})")
 
 
 @tickets.command("fulfil")
 @click.argument("ref")
 @_AS
+@json_option()
 @click.pass_context
-def tickets_fulfil(ctx: click.Context, ref: str, actor: str | None) -> None:
+def tickets_fulfil(ctx: click.Context, ref: str, actor: str | None, as_json: bool) -> None:
     """Carry out a verified GDPR request (restriction, objection; erasure where available) and
     tell the requester."""
     who = _actor(ctx, actor)
     done = _run(ctx, lambda app: app.staff.fulfil, ref, who)
-    click.echo(f"{ref.upper()}: {done}; the requester is told")
+    report(as_json, {"ref": ref.upper(), "done": done}, f"{ref.upper()}: {done}; the requester is told")
 
 
 @click.group()
@@ -167,8 +183,9 @@ def staff() -> None:
 @staff.command("add")
 @click.argument("email")
 @click.option("--role", type=click.Choice(["staff", "admin"]), default="staff", show_default=True)
+@json_option("{email, role, link, valid_hours} as JSON.")
 @click.pass_context
-def staff_add(ctx: click.Context, email: str, role: str) -> None:
+def staff_add(ctx: click.Context, email: str, role: str, as_json: bool) -> None:
     """Create a web account for EMAIL (on staff.addresses) and print its one-time enrolment link.
 
     Run again to reset a lost authenticator or password: the old login stops working."""
@@ -182,21 +199,37 @@ def staff_add(ctx: click.Context, email: str, role: str) -> None:
     except AccountRefused as exc:
         fail(str(exc))
         return
-    click.echo(f"{email.strip().lower()} ({role}): enrolment link, valid {hours} hours, usable once:")
-    click.echo(f"{base}/enrol/{token}")
+    address, link = email.strip().lower(), f"{base}/enrol/{token}"
+    if as_json:
+        report(True, {"email": address, "role": role, "link": link, "valid_hours": hours}, "")
+        return
+    click.echo(f"{address} ({role}): enrolment link, valid {hours} hours, usable once:")
+    click.echo(link)
 
 
 @staff.command("list")
+@json_option()
 @click.pass_context
-def staff_list(ctx: click.Context) -> None:
+def staff_list(ctx: click.Context, as_json: bool) -> None:
     """Web accounts with their role and state."""
     with opened_app(ctx) as app:
         accounts = app.accounts.accounts()
-    if not accounts:
-        click.echo("no web accounts (mailbot staff add EMAIL)")
-    for a in accounts:
-        state = "disabled" if a.disabled_at else "enrolled" if a.enrolled else "enrolment pending"
-        click.echo(f"{a.email:<40} {a.role.value:<6} {state}")
+    rows = [
+        {
+            "email": a.email,
+            "role": a.role.value,
+            "state": "disabled" if a.disabled_at else "enrolled" if a.enrolled else "enrolment pending",
+        }
+        for a in accounts
+    ]
+    if as_json:
+        report(True, rows, "")
+        return
+    table(
+        ("EMAIL", "ROLE", "STATE"),
+        [(r["email"], r["role"], r["state"]) for r in rows],
+        "no web accounts (mailbot staff add EMAIL)",
+    )
 
 
 #: ``staff`` is new at the top level; the ticket commands above hang under ``tickets``.

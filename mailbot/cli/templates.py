@@ -11,6 +11,7 @@ import click
 
 from mailbot.adapters.templates import PURPOSES, TemplateRenderer, TemplateRenderError, sample_context
 from mailbot.cli.common import settings_of
+from mailbot.cli.output import json_option, to_json
 
 _DIR_OPTION = click.option(
     "--dir",
@@ -27,8 +28,9 @@ def command() -> None:
 
 @command.command("check")
 @_DIR_OPTION
+@json_option("{dir, purposes, errors} as JSON.")
 @click.pass_context
-def check(ctx: click.Context, directory: Path | None) -> None:
+def check(ctx: click.Context, directory: Path | None, as_json: bool) -> None:
     """Render every template with sample data; exit 1 and list the errors if any."""
     directory = directory or settings_of(ctx).templates.dir
     if not directory.is_dir():
@@ -36,6 +38,9 @@ def check(ctx: click.Context, directory: Path | None) -> None:
     from mailbot.adapters.access_package import check_templates as check_export_templates
 
     errors = TemplateRenderer(directory).check() + check_export_templates(directory)
+    if as_json:
+        click.echo(to_json({"dir": str(directory), "purposes": len(PURPOSES), "errors": errors}))
+        raise SystemExit(1 if errors else 0)
     if errors:
         for error in errors:
             click.echo(f"error: {error}", err=True)
@@ -51,10 +56,7 @@ def check(ctx: click.Context, directory: Path | None) -> None:
 @click.option("--html", "show_html", is_flag=True, help="Also print the HTML part.")
 @click.pass_context
 def preview(ctx: click.Context, purpose: str, language: str, directory: Path | None, show_html: bool) -> None:
-    """Print PURPOSE (e.g. ack_complaint) in LANGUAGE (nl, en, or another: Dutch + English).
-
-    Example: mailbot templates preview ack_complaint en
-    """
+    """Print PURPOSE (e.g. ack_complaint) in LANGUAGE (nl, en, or another: Dutch + English)."""
     directory = directory or settings_of(ctx).templates.dir
     if purpose not in PURPOSES:
         import difflib

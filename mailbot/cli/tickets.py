@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 import click
 
 from mailbot.cli.common import opened_app
+from mailbot.cli.output import json_option, report, table
 from mailbot.domain.model import Ticket
+from mailbot.mail.language import reads
 from mailbot.services.deadlines import CLOSED_STATUSES, running_deadlines
 
 
@@ -125,11 +127,8 @@ def tickets_list(
     if as_json:
         click.echo(json.dumps(summaries))
         return
-    if not summaries:
-        click.echo("no tickets")
-        return
     header = ("REF", "STATUS", "CATEGORY", "NEXT DEADLINE", "DUE", "ASSIGNEE", "FLAGS")
-    table = [
+    rows_out = [
         (
             r["ref"],
             r["status"],
@@ -141,14 +140,12 @@ def tickets_list(
         )
         for r in summaries
     ]
-    widths = [max(len(str(row[i])) for row in (header, *table)) for i in range(len(header))]
-    for row in (header, *table):
-        click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    table(header, rows_out, "no tickets")
 
 
 @tickets.command("show")
 @click.argument("ref")
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 @click.option(
     "--despite-restriction",
     "reason",
@@ -224,6 +221,7 @@ def tickets_show(ctx: click.Context, ref: str, as_json: bool, reason: str | None
     )
     click.echo(f"subject:   {data['subject']}")
     click.echo(f"customer:  {data['customer']['name']} <{data['customer']['address']}>")
+    click.echo(f"reads:     {reads(data['language'])}")
     click.echo(f"received:  {data['received_at']}")
     click.echo(f"assignee:  {data['assignee'] or '-'}")
     for label in ("first_response_due", "legal_due", "legal_due_unpaused", "internal_due", "resolution_due"):
@@ -244,9 +242,11 @@ def tickets_show(ctx: click.Context, ref: str, as_json: bool, reason: str | None
     if data["events"]:
         click.echo("-" * 72)
         click.echo("events:")
-        for e in data["events"]:
-            reason = f"  ({e['reason']})" if e.get("reason") else ""
-            click.echo(f"  {e['at']}  {e['kind']:<28} {e['actor']}{reason}")
+        table(
+            ("  AT", "EVENT", "BY", "WHY"),
+            [(f"  {e['at']}", e["kind"], e["actor"], e.get("reason") or "") for e in data["events"]],
+            "",
+        )
 
 
 _ACK_SKIP_WORDS = {
@@ -277,7 +277,7 @@ def messages() -> None:
 @click.option(
     "--automated", is_flag=True, required=True, help="List automated mail (out-of-office, bounces…)."
 )
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 @click.pass_context
 def messages_list(ctx: click.Context, automated: bool, as_json: bool) -> None:
     """Automated mail (out-of-office, bounces, lists), attached to a ticket or standing alone."""
@@ -298,10 +298,11 @@ def messages_list(ctx: click.Context, automated: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
-    for r in rows:
-        click.echo(
-            f"{r['received_at']}  {r['rule'] or '-':<24} {r['ticket'] or '-':<16} {r['from']}  {r['subject']}"
-        )
+    table(
+        ("RECEIVED", "RULE", "TICKET", "FROM", "SUBJECT"),
+        [(r["received_at"], r["rule"], r["ticket"], r["from"], r["subject"]) for r in rows],
+        "no automated mail",
+    )
 
 
 commands = [tickets, messages]
@@ -316,8 +317,9 @@ commands = [tickets, messages]
     ),
 )
 @click.option("--actor", default="staff", help="Who decided (recorded in the audit events).")
+@json_option()
 @click.pass_context
-def tickets_reclassify(ctx: click.Context, ref: str, category: str, actor: str) -> None:
+def tickets_reclassify(ctx: click.Context, ref: str, category: str, actor: str, as_json: bool) -> None:
     """Correct a ticket's category; its deadlines follow the new category."""
     from mailbot.domain.model import Category
 
@@ -326,4 +328,5 @@ def tickets_reclassify(ctx: click.Context, ref: str, category: str, actor: str) 
             previous, new = app.tickets.reclassify(ref, Category(category), actor)
     except (LookupError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"{ref.upper()}: {previous} → {new}")
+    data = {"ref": ref.upper(), "previous": str(previous), "category": str(new)}
+    report(as_json, data, f"{ref.upper()}: {previous} → {new}")

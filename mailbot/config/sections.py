@@ -71,6 +71,16 @@ class HoursMode(StrEnum):
     BUSINESS = "business"
 
 
+class PromiseMode(StrEnum):
+    """How the acknowledgement counts the first-answer hours it promises (issue 17): over working
+    days only (a promise never lands on a Sunday or public holiday), clock hours like the
+    internal ladder, or office hours."""
+
+    WORKING_DAYS = "working_days"
+    CALENDAR = "calendar"
+    BUSINESS = "business"
+
+
 class Section(BaseModel):
     """One ``[section]``: frozen (settings do not change under a running service), no unknown keys."""
 
@@ -184,6 +194,8 @@ class ProcessingSettings(Section):
 class DeadlineSettings(Section):
     first_response_hours: Positive = 48
     hours_mode: Annotated[HoursMode, choice(HoursMode)] = HoursMode.CALENDAR
+    #: What the letter promises; the ladder above keeps ``hours_mode`` (earlier, stricter).
+    promise_mode: Annotated[PromiseMode, choice(PromiseMode)] = PromiseMode.WORKING_DAYS
     business_day_start: ClockTime = time(9, 0)
     business_day_end: ClockTime = time(17, 0)
     internal_target_working_days: Positive = 20

@@ -70,3 +70,19 @@ def detect_language(text: str, default: str = "nl") -> str:
     if scores[best] < 2:
         return default
     return best
+
+
+_ENGLISH_NAMES = {"nl": "Dutch", "en": "English", "de": "German", "fr": "French"}
+
+
+def reads(language: str | None) -> str:
+    """For staff: which language a requester reads, and so which their letters and answers are in
+    (Dutch and English get their own; any other gets Dutch and English, and staff answer in
+    English — the templates' rule). Issue 17."""
+    code = (language or "nl").strip().lower().split("-")[0] or "nl"
+    name = _ENGLISH_NAMES.get(code, code)
+    if code == "nl":
+        return f"{name} (letters and your answer in Dutch)"
+    if code == "en":
+        return f"{name} (letters and your answer in English)"
+    return f"{name} (letters in Dutch and English; answer in English)"

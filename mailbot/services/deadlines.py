@@ -140,7 +140,7 @@ def sweep_ticket(
         customer = uow.customers.get(ticket.customer_id)
         # Staff-only mail names who is waiting (R-A18 facts, never the correspondence itself).
         who = (customer.name or customer.address) if customer else ""
-        context = ticket_context(ticket, who, "", notifier.policy.org)
+        context = ticket_context(ticket, who, "", notifier.policy.org, notifier.policy.promise)
         context["deadline"] = _deadline_context(due_step, now, zone)
         outbox_id = staff_mail(
             uow,

@@ -110,7 +110,7 @@ def send_challenge(
     subject: str,
     now: datetime,
 ) -> str:
-    context = ticket_context(ticket, name, subject, desk.policy.org)
+    context = ticket_context(ticket, name, subject, desk.policy.org, desk.policy.promise)
     rendered = desk.renderer.render("identity_challenge", ticket.language, context)
     mail = replace(
         customer_mail(desk.policy, ticket, to, rendered, now, auto_submitted=AUTO_GENERATED),

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from mailbot.domain.model import Category, Customer, NewMessage, Organisation, Ticket
+from mailbot.domain.promise import DEFAULT_PROMISE, ResponsePromise
 from mailbot.mail.compose import (
     AUTO_GENERATED,
     AUTO_REPLIED,
@@ -60,6 +61,8 @@ class OutboxPolicy:
     retry_horizon: timedelta = timedelta(hours=48)
     notify_staff: bool = True
     retry_first: timedelta = timedelta(minutes=1)
+    #: What acknowledgements promise for the first answer (issue 17: working days by default).
+    promise: ResponsePromise = DEFAULT_PROMISE
 
 
 # -- enqueueing ----------------------------------------------------------------------------------------
@@ -173,7 +176,7 @@ def notify_customer(
     ``auto-generated``: mailbot writes it from a template on a human decision, and the mark keeps
     the requester's autoresponders from answering it (RFC 3834)."""
     context = {
-        **ticket_context(ticket, customer.name, uow.tickets.subject(ticket), policy.org),
+        **ticket_context(ticket, customer.name, uow.tickets.subject(ticket), policy.org, policy.promise),
         **decision,
     }
     rendered = renderer.render(purpose, ticket.language, context)
@@ -202,11 +205,22 @@ def notify_customer(
     )
 
 
-def ticket_context(ticket: Ticket, customer_name: str, subject: str, org: Organisation) -> dict[str, Any]:
+def ticket_context(
+    ticket: Ticket,
+    customer_name: str,
+    subject: str,
+    org: Organisation,
+    promise: ResponsePromise | None = None,
+) -> dict[str, Any]:
+    """The ``ticket``/``customer``/``message`` part of every letter's context. ``promised_response``
+    is what the letter may promise (``promise``, working days by default), never the internal
+    ``first_response_due``, which counts clock hours and may fall on a Sunday."""
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(org.timezone)
     category = Category(ticket.category)
+    promise = promise or DEFAULT_PROMISE
+    promised = promise.due(ticket.received_at) if ticket.first_response_due is not None else None
     return {
         "org": {"name": org.name, "mailbox": org.mailbox, "website": org.domain},
         "ticket": {
@@ -214,6 +228,9 @@ def ticket_context(ticket: Ticket, customer_name: str, subject: str, org: Organi
             "category": category,
             "received_at": ticket.received_at,
             "first_response_due": ticket.first_response_due,
+            "promised_response": promised,
+            "promise_mode": promise.mode,
+            "promise_hours": promise.hours,
             "decision_due": ticket.resolution_due.astimezone(zone).date() if ticket.resolution_due else None,
             "legal_start": ticket.received_at.astimezone(zone).date() if ticket.legal_due else None,
             "legal_due": ticket.legal_due.astimezone(zone).date() if ticket.legal_due else None,
@@ -222,6 +239,8 @@ def ticket_context(ticket: Ticket, customer_name: str, subject: str, org: Organi
             "identity_check": ticket.identity_status == "pending" and ticket.identity_method == "challenge",
             "status": ticket.status,
             "triage": ticket.triage,
+            # Issue 17: staff notices say which language the requester reads.
+            "language": ticket.language,
         },
         "customer": {"name": clean_header_text(customer_name, 80)},
         "message": {"subject": clean_header_text(subject, 150)},
@@ -235,7 +254,9 @@ def acknowledgement_hook(renderer: Renderer, policy: OutboxPolicy) -> Callable[[
 
     def on_ticket_opened(opened: OpenedTicket) -> None:
         ticket, uow, now = opened.ticket, opened.uow, opened.now
-        context = ticket_context(ticket, opened.parsed.from_name, opened.parsed.subject, policy.org)
+        context = ticket_context(
+            ticket, opened.parsed.from_name, opened.parsed.subject, policy.org, policy.promise
+        )
         decision = opened.decision
         if decision.ack_purpose is not None:
             rendered = renderer.render(decision.ack_purpose, ticket.language, context)

@@ -78,7 +78,7 @@ def answer(uow: UnitOfWork, desk: StaffDesk, ticket: Ticket, staff: str, text: s
     org = desk.policy.org
     subject = _REPLY_PREFIX.sub("", uow.tickets.subject(ticket)).strip()
     context = {
-        **ticket_context(ticket, customer.name, subject, org),
+        **ticket_context(ticket, customer.name, subject, org, desk.policy.promise),
         "answer": {"text": body, "staff": staff},
     }
     # Not the Dutch-plus-English pair other letters get: the answer is written once, by a person.
@@ -226,7 +226,7 @@ def confirm(
 ) -> str:
     """A short note back to the staff member saying what their mail did (or why it did nothing)."""
     context = {
-        **ticket_context(ticket, "", "", desk.policy.org),
+        **ticket_context(ticket, "", "", desk.policy.org, desk.policy.promise),
         "outcome": {
             "command": outcome.command,
             "answered": outcome.answered,
@@ -316,7 +316,7 @@ def notify_staff(
     if restricted:
         customer_name = subject = text = ""
     context = {
-        **ticket_context(ticket, customer_name, subject, desk.policy.org),
+        **ticket_context(ticket, customer_name, subject, desk.policy.org, desk.policy.promise),
         "restricted": restricted,
         "body": text.strip()[:20000],
         "due_local": (

@@ -19,6 +19,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailbot.bootstrap import App
+from mailbot.errors import error_kind_words
+from mailbot.mail.language import reads
 from mailbot.web import auth, routes_admin, routes_tickets
 from mailbot.web.security import HEADERS, LoginThrottle, Staff
 
@@ -39,6 +41,8 @@ class WebState:
             undefined=jinja2.StrictUndefined,
         )
         self.env.filters["local"] = self.local
+        self.env.filters["reads"] = reads
+        self.env.filters["error_words"] = error_kind_words
 
     def local(self, moment: datetime | None) -> str:
         return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M") if moment else "-"

@@ -68,7 +68,7 @@ def test_reply_note_assign_close_from_the_command_line(env: dict[str, str], tmp_
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("tickets", "status", "{ref}", "done", "--as", "anna"), "unknown status"),
+        (("tickets", "status", "{ref}", "done", "--as", "anna"), "is not one of"),
         (("tickets", "reply", "{ref}", "--body-file", "{file}"), "--as"),
         (("tickets", "reply", "{ref}", "--body-file", "{file}", "--as", "eve"), "not on the staff list"),
         (("tickets", "reply", "ORD-2026-99999", "--body-file", "{file}", "--as", "anna"), "no ticket"),

@@ -291,8 +291,11 @@ def test_show_lists_the_tickets_with_category_and_status_after_mail_came_in(
     assert code == 0, err
     code, out, _ = run(env, "customers", "show", "jan.q@voorbeeld.nl")
     assert code == 0
-    [line] = [line for line in out.splitlines() if line.startswith("ticket:")]
-    ref, category, status = line.split()[1:4]
+    lines = out.splitlines()
+    header = lines.index("tickets:") + 1
+    assert lines[header].split() == ["REF", "CATEGORY", "STATUS", "OPENED"]  # issue 17: a header row
+    [line] = lines[header + 1 :]
+    ref, category, status = line.split()[0:3]
     assert ref.startswith("ORD-") and category == "complaint" and status == "new"
     assert "Zonnebloem Coaching BV" in out and "Dorpsstraat 17, 9999 ZZ Oosterwolde" in out
     code, out, err = run(env, "customers", "export", "jan.q@voorbeeld.nl", "--out", str(tmp_path / "x"))

@@ -83,8 +83,9 @@ def test_complaint_ack_headers_threading_and_due_time(app: App, smtp_sink: SmtpS
     assert msg["Message-ID"].endswith("@ordevos.nl>")
     assert msg["Content-Language"].startswith("nl")
     body = msg.get_body(("plain",)).get_content()
-    assert "48 uur" in body
-    assert "zondag 8 maart" in body.lower() and "17:00" in body  # Fri 17:00 + 48 h, Amsterdam time
+    assert "48 uur op werkdagen" in body
+    # Fri 17:00 + 48 hours on working days, Amsterdam time: Tuesday, not Sunday (issue 17).
+    assert "dinsdag 10 maart" in body.lower() and "17:00" in body
     staff_msg = staff.message()
     assert staff_msg["Auto-Submitted"] == "auto-generated"
     assert ticket.ref in staff_msg["Subject"]

@@ -86,6 +86,7 @@ def test_ticket_page_shows_the_thread_and_actions_call_the_use_cases(app: App, c
     ref = row.ticket.ref
     page = client.get(f"/tickets/{ref}")
     assert "De factuur klopt niet." in page.text and "evidence" in page.text
+    assert "Dutch (letters and your answer in Dutch)" in page.text  # issue 17: which language to answer in
     assert act(client, ref, "reply", text="Excuses, we passen de factuur aan.").status_code == 303
     assert act(client, ref, "assign", name=BRAM).status_code == 303
     assert act(client, ref, "status", status="waiting").status_code == 303

@@ -70,13 +70,16 @@ def test_languages_fall_back(renderer: TemplateRenderer) -> None:
 
 
 def test_complaint_ack_names_the_48_hour_due_time_R_B1(renderer: TemplateRenderer) -> None:
-    """Received Fri 17:00 Amsterdam → due Sun 17:00 Amsterdam (case 16), shown in local time."""
+    """With ``promise_mode = "calendar"``: received Fri 17:00 Amsterdam → Sun 17:00 Amsterdam
+    (case 16), shown in local time, in the old words (issue 17 keeps them for that mode)."""
     ctx = sample_context("ack_complaint")
     received = datetime(2026, 3, 6, 16, 0, tzinfo=UTC)  # 17:00 CET
     ctx["ticket"] = {
         **ctx["ticket"],
         "received_at": received,
         "first_response_due": received + timedelta(hours=48),
+        "promised_response": received + timedelta(hours=48),
+        "promise_mode": "calendar",
     }
     nl = renderer.render("ack_complaint", "nl", ctx)
     assert "48 uur" in nl.text
@@ -92,6 +95,8 @@ def test_due_time_follows_summer_time(renderer: TemplateRenderer) -> None:
         **ctx["ticket"],
         "received_at": received,
         "first_response_due": received + timedelta(hours=48),
+        "promised_response": received + timedelta(hours=48),
+        "promise_mode": "calendar",
     }
     assert "maandag 30 maart 2026 om 12:00" in renderer.render("ack_complaint", "nl", ctx).text
 
@@ -149,8 +154,8 @@ def test_staff_notice_carries_the_customers_words_and_documents_the_commands(
 
 def test_missing_variable_is_an_error(renderer: TemplateRenderer) -> None:
     ctx = sample_context("ack_complaint")
-    del ctx["ticket"]["first_response_due"]
-    with pytest.raises(TemplateRenderError, match="first_response_due"):
+    del ctx["ticket"]["promised_response"]
+    with pytest.raises(TemplateRenderError, match="promised_response"):
         renderer.render("ack_complaint", "nl", ctx)
 
 
@@ -198,7 +203,7 @@ def test_unknown_purpose_is_an_error(renderer: TemplateRenderer) -> None:
 
 def test_naive_datetime_is_an_error(renderer: TemplateRenderer) -> None:
     ctx = sample_context("ack_complaint")
-    ctx["ticket"] = {**ctx["ticket"], "first_response_due": datetime(2026, 3, 7, 10, 0)}
+    ctx["ticket"] = {**ctx["ticket"], "promised_response": datetime(2026, 3, 7, 10, 0)}
     with pytest.raises(TemplateRenderError, match="timezone"):
         renderer.render("ack_complaint", "nl", ctx)
 
