@@ -15,7 +15,6 @@ from mailbot.cli.common import opened_app
 from mailbot.cli.output import json_option, report, table
 from mailbot.domain.model import Ticket
 from mailbot.mail.language import reads
-from mailbot.services.deadlines import CLOSED_STATUSES, running_deadlines
 
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> str | None:
@@ -68,14 +67,6 @@ def _span(ctx: click.Context, param: click.Parameter, value: str | None) -> time
         raise click.BadParameter(str(exc)) from None
 
 
-def _assigned_to(ticket: Ticket, who: str) -> bool:
-    """``-`` is nobody; otherwise the address or the part before the @."""
-    wanted = who.strip().lower()
-    if wanted == "-":
-        return ticket.assignee is None
-    return ticket.assignee is not None and wanted in (ticket.assignee, ticket.assignee.partition("@")[0])
-
-
 @tickets.command("list")
 @click.option("--status", type=click.Choice(_STATUSES), default=None, help="Only this status.")
 @click.option("--category", type=click.Choice(_CATEGORIES), default=None, help="Only this category.")
@@ -98,31 +89,28 @@ def tickets_list(
     as_json: bool,
 ) -> None:
     """Tickets sorted by their nearest running deadline (open ones unless --status or --all)."""
-    with opened_app(ctx) as app, app.database.transaction() as uow:
+    from mailbot.services.ticket_views import TicketFilter
+
+    wanted = TicketFilter(
+        category=category,
+        status=status,
+        overdue=overdue,
+        due_within=due_within,
+        assignee=assignee,
+        include_closed=show_all,
+    )
+    with opened_app(ctx) as app:
         zone = ZoneInfo(app.org.timezone)
-        now = app.clock()
-        found = uow.tickets.list(status=status)
-    rows = []
-    for ticket in found:
-        if status is None and not show_all and ticket.status in CLOSED_STATUSES:
-            continue
-        if category and ticket.category != category:
-            continue
-        if assignee is not None and not _assigned_to(ticket, assignee):
-            continue
-        running = running_deadlines(ticket)
-        nearest = running[0] if running else None
-        if overdue and not (nearest and nearest[1] <= now):
-            continue
-        if due_within is not None and not (nearest and nearest[1] <= now + due_within):
-            continue
-        rows.append((nearest[1] if nearest else None, ticket, nearest[0] if nearest else None))
-    rows.sort(key=lambda r: (r[0] is None, r[0] or now, r[1].ref))
+        listing = app.views.list(wanted)
     summaries = []
-    for due, ticket, kind in rows:
-        summary = ticket_summary(ticket, zone)
-        summary.update(assignee=ticket.assignee, next_deadline=kind, next_due=_local(due, zone))
-        summary["overdue"] = bool(due and due <= now)
+    for row in listing.rows:
+        summary = ticket_summary(row.ticket, zone)
+        summary.update(
+            assignee=row.ticket.assignee,
+            next_deadline=row.next_deadline,
+            next_due=_local(row.next_due, zone),
+            overdue=row.overdue,
+        )
         summaries.append(summary)
     if as_json:
         click.echo(json.dumps(summaries))
@@ -283,7 +271,8 @@ def messages_list(ctx: click.Context, automated: bool, as_json: bool) -> None:
     """Automated mail (out-of-office, bounces, lists), attached to a ticket or standing alone."""
     with opened_app(ctx) as app, app.database.transaction() as uow:
         zone = ZoneInfo(app.org.timezone)
-        refs = uow.tickets.refs()
+        automated_mail = uow.messages.automated()
+        refs = uow.tickets.refs({m.ticket_id for m in automated_mail if m.ticket_id})
         rows = [
             {
                 "id": m.id,
@@ -293,7 +282,7 @@ def messages_list(ctx: click.Context, automated: bool, as_json: bool) -> None:
                 "from": m.sender,
                 "subject": m.subject,
             }
-            for m in uow.messages.automated()
+            for m in automated_mail
         ]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))

@@ -87,7 +87,7 @@ def build_digest(
             digest["gdpr_open"].append(row)
     digest["gdpr_open"].sort(key=lambda r: r["due"])
     failed = uow.outbox.failed()
-    refs = uow.tickets.refs() if failed else {}
+    refs = uow.tickets.refs({o.ticket_id for o in failed if o.ticket_id}) if failed else {}
     for outbox in failed:
         digest["failed"].append(
             {
@@ -99,7 +99,7 @@ def build_digest(
     # Mail from our own people that was no valid staff reply, and reply-address mail that failed
     # its check (issue 11): kept, never relayed, and shown here so nobody's answer is lost.
     filed = uow.messages.filed_since(("internal", "suspicious"), since)
-    refs = refs or (uow.tickets.refs() if filed else {})
+    refs = {**refs, **uow.tickets.refs({t for t, _, _ in filed if t})} if filed else refs
     for ticket_id, kind, received in filed:
         digest[kind].append(
             {"ref": refs.get(ticket_id, "-") if ticket_id else "-", "received_at": received.astimezone(zone)}

@@ -11,7 +11,7 @@ mistake, and a service test can run on any implementation of these protocols.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Collection, Generator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -190,7 +190,10 @@ class TicketRepository(Protocol):
     # ``builtins.list``: the method ``list`` above shadows the builtin in this class's scope.
     def open_ids_with_deadlines(self, closed: Sequence[str]) -> builtins.list[str]: ...
     def open_tickets(self, closed: Sequence[str]) -> builtins.list[Ticket]: ...
-    def refs(self) -> dict[str, str]: ...
+    def refs(self, ticket_ids: Collection[str] | None = None) -> dict[str, str]:
+        """Ticket id → reference, of these tickets (all when None)."""
+        ...
+
     def of_customer(self, customer_id: str) -> builtins.list[Ticket]:
         """The customer's tickets, oldest first."""
         ...

@@ -101,7 +101,13 @@ class TicketViews:
         """Tickets sorted by their nearest running deadline (none last), with the counts."""
         now = self.clock()
         with self.database.transaction() as uow:
-            found = uow.tickets.list()
+            # Closed tickets are read only when asked for: with years of them, the open ones are
+            # a small part, and the partial index ``ix_tickets_open`` reads them alone.
+            found = uow.tickets.open_tickets(CLOSED_STATUSES)
+            if wanted.status in CLOSED_STATUSES:
+                found += uow.tickets.list(status=wanted.status)
+            elif wanted.include_closed and wanted.status is None:
+                found += [t for t in uow.tickets.list() if t.status in CLOSED_STATUSES]
         rows = [_row(t, now) for t in found]
         open_rows = [r for r in rows if r.ticket.status not in CLOSED_STATUSES]
         counts: Counter[str] = Counter()
@@ -161,4 +167,5 @@ class TicketViews:
     def automated(self) -> tuple[builtins.list[StoredMessage], dict[str, str]]:
         """Automated mail for review, with the refs of the tickets it sits on."""
         with self.database.transaction() as uow:
-            return uow.messages.automated(), uow.tickets.refs()
+            found = uow.messages.automated()
+            return found, uow.tickets.refs({m.ticket_id for m in found if m.ticket_id})

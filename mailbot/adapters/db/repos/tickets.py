@@ -8,11 +8,11 @@ are opened only when asked for (a ticket list never decrypts what it does not sh
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import fields
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from mailbot.adapters.db.models import (
@@ -160,7 +160,7 @@ class SqlTickets(SqlRepository):
             self.session.scalars(
                 select(TicketRow.id)
                 .where(
-                    TicketRow.status.not_in(list(closed)),
+                    _open(closed),
                     or_(
                         TicketRow.first_response_due.is_not(None),
                         TicketRow.legal_due.is_not(None),
@@ -172,13 +172,14 @@ class SqlTickets(SqlRepository):
         )
 
     def open_tickets(self, closed: Sequence[str]) -> list[Ticket]:
-        query = select(TicketRow).where(TicketRow.status.not_in(list(closed))).order_by(TicketRow.opened_at)
+        query = select(TicketRow).where(_open(closed)).order_by(TicketRow.opened_at)
         return [ticket_of(row) for row in self.session.scalars(query)]
 
-    def refs(self) -> dict[str, str]:
-        return {
-            ticket_id: ref for ticket_id, ref in self.session.execute(select(TicketRow.id, TicketRow.ref))
-        }
+    def refs(self, ticket_ids: Collection[str] | None = None) -> dict[str, str]:
+        query = select(TicketRow.id, TicketRow.ref)
+        if ticket_ids is not None:
+            query = query.where(TicketRow.id.in_(list(ticket_ids)))
+        return {ticket_id: ref for ticket_id, ref in self.session.execute(query)}
 
     def of_customer(self, customer_id: str) -> list[Ticket]:
         query = select(TicketRow).where(TicketRow.customer_id == customer_id).order_by(TicketRow.opened_at)
@@ -344,3 +345,11 @@ class SqlMessages(SqlRepository):
             .limit(1)
         ).first()
         return MessageLink(id=row[0], ticket_id=row[1]) if row is not None else None
+
+
+def _open(closed: Sequence[str]) -> ColumnElement[bool]:
+    """Not in ``closed``, with the statuses written into the SQL as constants, so the planner can
+    match the partial index ``ix_tickets_open`` (a bound parameter would hide them from it)."""
+    return TicketRow.status.not_in(
+        bindparam("closed_statuses", list(closed), expanding=True, literal_execute=True)
+    )
