@@ -17,7 +17,7 @@ import itertools
 import json
 import zipfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,10 +118,8 @@ class TextModel:
         contributions = self.weights[idx] * values[:, None]  # (present features, classes)
         margins = contributions.sum(axis=0) + self.intercept
         shares = self._shares(margins)
-        top = sorted(shares, key=lambda c: -shares[c])[:2]
-        return Prediction(
-            shares, {c: self._reasons(idx, contributions[:, self.classes.index(c)]) for c in top}
-        )
+        top = tuple(sorted(shares, key=lambda c: -shares[c])[:2])
+        return Prediction(shares, _Reasons(self, idx, contributions, top))
 
     def _shares(self, margins: np.ndarray) -> dict[Category, float]:
         scaled = margins * float(self.meta.get("margin_scale", MARGIN_SCALE))
@@ -142,6 +140,32 @@ class TextModel:
             useful = useful[np.argpartition(-contribution[useful], limit - 1)[:limit]]
         best = useful[np.argsort(-contribution[useful], kind="stable")]
         return tuple(names[int(idx[j])][2:] for j in best)
+
+
+class _Reasons(Mapping[Category, tuple[str, ...]]):
+    """The words behind the two strongest categories, worked out only when asked for: most
+    decisions show the reasons of one category at most, and sorting contributions for every
+    prediction was a seventh of the model's cost."""
+
+    def __init__(
+        self, model: TextModel, idx: np.ndarray, contributions: np.ndarray, top: tuple[Category, ...]
+    ):
+        self._model, self._idx, self._contributions, self._top = model, idx, contributions, top
+        self._done: dict[Category, tuple[str, ...]] = {}
+
+    def __getitem__(self, category: Category) -> tuple[str, ...]:
+        if category not in self._top:
+            raise KeyError(category)
+        if category not in self._done:
+            column = self._contributions[:, self._model.classes.index(category)]
+            self._done[category] = self._model._reasons(self._idx, column)
+        return self._done[category]
+
+    def __iter__(self) -> Iterator[Category]:
+        return iter(self._top)
+
+    def __len__(self) -> int:
+        return len(self._top)
 
 
 def train(examples: Sequence[Example], *, c: float = SVM_C) -> TextModel:

@@ -762,13 +762,17 @@ class Structure:
     override: Classification | None = None
     _msg: _Message | None = None
     _ruleset: RuleSet | None = None
+    #: The answer of :meth:`rules_request` once asked (a full rules pass: never twice per message).
+    _asked: list[Category | None] = field(default_factory=list, compare=False, repr=False)
 
     def rules_request(self) -> Category | None:
         """The GDPR category the word rules choose for this message, if they choose one."""
         if self._msg is None or self._ruleset is None:
             return None
-        opinion = _decide_content(self._msg, self._ruleset)
-        return opinion.category if opinion.category in GDPR_CATEGORIES else None
+        if not self._asked:
+            opinion = _decide_content(self._msg, self._ruleset)
+            self._asked.append(opinion.category if opinion.category in GDPR_CATEGORIES else None)
+        return self._asked[0]
 
 
 def structural_verdict(parsed: ParsedMail, ruleset: RuleSet, org: Organisation) -> Structure:
