@@ -22,7 +22,7 @@ from mailbot.config import load_settings
 from mailbot.services.pipeline import run_pass
 from mailbot.web.app import create_app
 from tests.support.app import mailbot_env, run_cli
-from tests.support.browser import chromium, free_port, screenshot, served
+from tests.support.browser import chromium, free_port, screenshot, served, wait_for_url
 from tests.support.fakes import keyword_classifier
 from tests.support.smtp_sink import SmtpSink
 from tests.support.staff_web import PASSWORD, code_at
@@ -112,7 +112,7 @@ def test_enrol_log_in_and_answer_a_ticket_that_came_by_smtp(
             driver.find_element(By.ID, "code").send_keys(code_at(secret, clock()))
             driver.find_element(By.ID, "login").click()
 
-            assert driver.current_url == f"{base}/tickets"
+            assert wait_for_url(driver, f"{base}/tickets") == f"{base}/tickets"
             first = driver.find_element(By.CSS_SELECTOR, "#tickets a.ticket-link")
             assert first.text == ticket.ref
             screenshot(driver, "ticket-list", tmp_path)

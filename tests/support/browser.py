@@ -45,7 +45,19 @@ def chromium() -> Any:
     options.binary_location = str(CHROMIUM)
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1400"):
         options.add_argument(argument)
-    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    # A click that submits a form returns before the next page has loaded: look-ups wait for it.
+    driver.implicitly_wait(5)
+    return driver
+
+
+def wait_for_url(driver: Any, url: str, timeout: float = 10) -> str:
+    """The browser's URL once it is ``url`` (a form post and its redirect take a moment), or the
+    URL it is stuck on after ``timeout`` — for the assertion message."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and driver.current_url != url:
+        time.sleep(0.05)
+    return str(driver.current_url)
 
 
 @contextmanager
