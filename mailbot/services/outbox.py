@@ -29,7 +29,6 @@ from mailbot.mail.compose import (
     build_message,
     clean_header_text,
     make_message_id,
-    serialize,
     subject_with_ref,
     thread_headers,
 )
@@ -85,7 +84,7 @@ def enqueue(
     outbox_id = uow.outbox.add(
         OutgoingEntry(
             purpose=purpose,
-            payload=serialize(build_message(mail)),
+            payload=build_message(mail),
             sender=mail.from_address,
             recipients=tuple(mail.to),
             message_id=mail.message_id,

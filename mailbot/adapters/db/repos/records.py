@@ -10,11 +10,13 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from mailbot.adapters.db.models import AuditEvent, AuditHead, DeadlineStep, Lease
 from mailbot.adapters.db.models import Extension as ExtensionRow
 from mailbot.adapters.db.models import Pause as PauseRow
 from mailbot.adapters.db.repos.base import SqlRepository
+from mailbot.adapters.db.vault import Vault
 from mailbot.domain.audit_chain import GENESIS, ChainedEvent, link_hash
 from mailbot.domain.deadlines import Extension, Pause
 from mailbot.domain.model import AuditRecord
@@ -40,6 +42,12 @@ class SqlAudit(SqlRepository):
     commit and then links to its event. A rolled-back transaction takes its events and its head
     update with it, so the chain stays whole."""
 
+    def __init__(self, session: Session, vault: Vault) -> None:
+        super().__init__(session, vault)
+        #: (seq, hash) of the last event this transaction wrote: the next one links to it
+        #: without reading the head again (one statement per event instead of two).
+        self._last: tuple[int, str] | None = None
+
     def _next_link(self) -> tuple[int, str]:
         """(sequence number, previous hash) for the event about to be written, head locked."""
         for _ in range(2):
@@ -60,6 +68,24 @@ class SqlAudit(SqlRepository):
                 continue
         raise RuntimeError("audit chain head could not be locked")
 
+    def _advance_from_last(
+        self, kind: str, at: datetime, actor: str, ids: tuple[str | None, str | None], detail: dict[str, Any]
+    ) -> tuple[int, str, str] | None:
+        """Link to this transaction's last event by moving the head only if it is still that
+        event (seq *and* hash): after a savepoint rolled it back, or another writer appended once
+        a rolled-back savepoint released the lock, the guard fails and the head is read again."""
+        if self._last is None:
+            return None
+        last_seq, last_hash = self._last
+        seq = last_seq + 1
+        digest = link_hash(last_hash, seq, at, kind, actor, ids[0], ids[1], detail)
+        moved = self.session.connection().execute(
+            update(AuditHead)
+            .where(AuditHead.id == 1, AuditHead.seq == last_seq, AuditHead.hash == last_hash)
+            .values(seq=seq, hash=digest)
+        )
+        return (seq, last_hash, digest) if moved.rowcount == 1 else None
+
     def record(
         self,
         kind: str,
@@ -70,10 +96,16 @@ class SqlAudit(SqlRepository):
         actor: str = "mailbot",
         **detail: Any,
     ) -> None:
-        seq, prev = self._next_link()
         # What is hashed is what a later read returns: JSON-native detail, microsecond UTC time.
         detail = json.loads(json.dumps(detail, default=str))
-        digest = link_hash(prev, seq, now, kind, actor, ticket_id, customer_id, detail)
+        linked = self._advance_from_last(kind, now, actor, (ticket_id, customer_id), detail)
+        if linked is None:
+            seq, prev = self._next_link()
+            digest = link_hash(prev, seq, now, kind, actor, ticket_id, customer_id, detail)
+            self.session.connection().execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
+        else:
+            seq, prev, digest = linked
+        self._last = (seq, digest)
         self.session.add(
             AuditEvent(
                 seq=seq,
@@ -86,12 +118,6 @@ class SqlAudit(SqlRepository):
                 actor=actor,
                 detail=detail,
             )
-        )
-        self.session.execute(
-            update(AuditHead)
-            .where(AuditHead.id == 1)
-            .values(hash=digest)
-            .execution_options(synchronize_session=False)
         )
 
     def of_ticket(self, ticket_id: str) -> list[AuditRecord]:
