@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -32,7 +33,13 @@ from mailbot.mail.compose import (
     subject_with_ref,
     thread_headers,
 )
-from mailbot.services.ports import Clock, Mailer, PermanentDeliveryError, TemporaryDeliveryError
+from mailbot.services.ports import (
+    Clock,
+    Mailer,
+    PermanentDeliveryError,
+    SessionMailer,
+    TemporaryDeliveryError,
+)
 from mailbot.services.process import OpenedTicket
 from mailbot.services.repositories import ClaimedMail, Database, OutgoingEntry, UnitOfWork
 
@@ -329,11 +336,12 @@ def drain(
 ) -> DrainReport:
     """Send every due outbox row once; returns what happened."""
     report = DrainReport()
-    for _ in range(limit):
-        outcome = _send_one(database, mailer, clock, policy)
-        if outcome is None:
-            break
-        setattr(report, outcome, getattr(report, outcome) + 1)
+    with mailer.session() if isinstance(mailer, SessionMailer) else nullcontext():
+        for _ in range(limit):
+            outcome = _send_one(database, mailer, clock, policy)
+            if outcome is None:
+                break
+            setattr(report, outcome, getattr(report, outcome) + 1)
     return report
 
 

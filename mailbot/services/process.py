@@ -162,18 +162,25 @@ def process_pending(
     processor: Processor,
     clock: Clock,
     *,
-    batch: int = 100,
+    batch: int = 50,
     parsed: ParsedCache | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> ProcessReport:
-    """Process every pending message, oldest first, each in its own transaction.
+    """Process every pending message, oldest first: one transaction per ``batch`` messages, each
+    message in a savepoint of its own.
 
-    ``should_stop`` is asked between messages: a service asked to stop (SIGTERM) finishes the
-    message in hand and leaves the rest pending for its next start.
-
-    A failing message is retried at once up to ``max_attempts`` and then quarantined, so one pass
+    Why batches: a commit per message (and its begin, its flush, its re-read of what the previous
+    transaction wrote) was a large part of the per-message cost. The savepoint keeps what one
+    transaction per message gave: a failing message rolls back alone, counts an attempt (kept
+    with the batch), is retried at once up to ``max_attempts`` and then quarantined, so one pass
     ends with every message either processed or quarantined (``fetch --once`` runs to the end).
-    Messages another worker holds are skipped and left to it.
+    Should the batch itself fail (its commit, the connection), nothing of it was kept and its
+    messages are done again one transaction each. A crash loses the batch's work, never a message:
+    they are all still pending.
+
+    ``should_stop`` is asked between messages: a service asked to stop (SIGTERM) commits what it
+    did, finishing the message in hand, and leaves the rest pending for its next start. Messages
+    another worker holds are skipped and left to it.
     """
     report = ProcessReport()
     skipped: set[str] = set()
@@ -182,45 +189,119 @@ def process_pending(
             ids = [i for i in uow.mailbox.pending_ids(batch + len(skipped)) if i not in skipped]
         if not ids:
             return report
-        for raw_id in ids:
-            if should_stop is not None and should_stop():
-                return report
-            outcome = process_one(database, processor, clock, raw_id, parsed)
-            while outcome == "retry":
-                report.retried += 1
-                outcome = process_one(database, processor, clock, raw_id)
+        try:
+            done, stopped = _process_batch(database, processor, clock, ids, parsed, should_stop)
+        except Exception as exc:
+            log.warning("batch failed, one by one instead", extra={"error": type(exc).__name__})
+            done, stopped = _one_by_one(database, processor, clock, ids, should_stop)
+        for raw_id, outcome, retried in done:
+            report.retried += retried
             if outcome == "quarantined":
                 report.quarantined += 1
             elif outcome is None:
                 skipped.add(raw_id)
             else:
                 report.count(raw_id, outcome)
+                log.info("processed", extra={"raw_id": raw_id, "outcome": outcome})
+        if stopped:
+            return report
+
+
+_Done = list[tuple[str, str | None, int]]
+
+
+def _process_batch(
+    database: Database,
+    processor: Processor,
+    clock: Clock,
+    ids: Sequence[str],
+    parsed: ParsedCache | None,
+    should_stop: Callable[[], bool] | None,
+) -> tuple[_Done, bool]:
+    """(raw id, outcome, retries) for each message handled, and whether a stop was asked."""
+    done: _Done = []
+    with database.transaction() as uow:
+        for raw_id in ids:
+            if should_stop is not None and should_stop():
+                return done, True
+            cached = parsed.take(raw_id) if parsed else None
+            retried = 0
+            while True:
+                try:
+                    with uow.savepoint():
+                        outcome = _claim_and_handle(uow, processor, clock, raw_id, cached)
+                    break
+                except Exception as exc:
+                    cached = None
+                    if _record_failure(uow, processor, clock, raw_id, exc):
+                        outcome = "quarantined"
+                        break
+                    retried += 1
+            done.append((raw_id, outcome, retried))
+    return done, False
+
+
+def _one_by_one(
+    database: Database,
+    processor: Processor,
+    clock: Clock,
+    ids: Sequence[str],
+    should_stop: Callable[[], bool] | None,
+) -> tuple[_Done, bool]:
+    done: _Done = []
+    for raw_id in ids:
+        if should_stop is not None and should_stop():
+            return done, True
+        retried = 0
+        outcome = process_one(database, processor, clock, raw_id)
+        while outcome == "retry":
+            retried += 1
+            outcome = process_one(database, processor, clock, raw_id)
+        done.append((raw_id, outcome, retried))
+    return done, False
+
+
+def _claim_and_handle(
+    uow: UnitOfWork, processor: Processor, clock: Clock, raw_id: str, parsed: ParsedMail | None
+) -> str | None:
+    raw = uow.mailbox.claim(raw_id)
+    if raw is None:
+        return None
+    now = clock()
+    outcome = handle(uow, processor, raw, now, parsed)
+    uow.mailbox.mark_processed(raw_id, outcome, now)
+    return outcome
+
+
+def _record_failure(uow: UnitOfWork, processor: Processor, clock: Clock, raw_id: str, exc: Exception) -> bool:
+    """Count the failed attempt (in ``uow``); True when the message is now quarantined."""
+    quarantined = uow.mailbox.record_failure(
+        raw_id, type(exc).__name__, str(exc), processor.max_attempts, clock()
+    )
+    log.warning(
+        "processing failed",
+        extra={"raw_id": raw_id, "error": type(exc).__name__, "quarantined": quarantined},
+    )
+    return quarantined
 
 
 def process_one(
     database: Database, processor: Processor, clock: Clock, raw_id: str, parsed: ParsedCache | None = None
 ) -> str | None:
-    """Returns the outcome, "retry" after a failed attempt, "quarantined", or None if not ours to do
-    (processed already, or held by another worker)."""
+    """One message in a transaction of its own (``quarantine retry``, and a failed batch's
+    messages). Returns the outcome, "retry" after a failed attempt, "quarantined", or None if not
+    ours to do (processed already, or held by another worker)."""
     try:
         with database.transaction() as uow:
-            raw = uow.mailbox.claim(raw_id)
-            if raw is None:
-                return None
-            now = clock()
-            outcome = handle(uow, processor, raw, now, parsed.take(raw_id) if parsed else None)
-            uow.mailbox.mark_processed(raw_id, outcome, now)
-        log.info("processed", extra={"raw_id": raw_id, "outcome": outcome})
+            outcome = _claim_and_handle(
+                uow, processor, clock, raw_id, parsed.take(raw_id) if parsed else None
+            )
+        if outcome is not None:
+            log.info("processed", extra={"raw_id": raw_id, "outcome": outcome})
         return outcome
     except Exception as exc:
         with database.transaction() as uow:
-            quarantined = uow.mailbox.record_failure(
-                raw_id, type(exc).__name__, str(exc), processor.max_attempts, clock()
-            )
-        log.warning(
-            "processing failed",
-            extra={"raw_id": raw_id, "error": type(exc).__name__, "quarantined": quarantined},
-        )
+            quarantined = _record_failure(uow, processor, clock, raw_id, exc)
         return "quarantined" if quarantined else "retry"
 
 

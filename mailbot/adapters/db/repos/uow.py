@@ -39,6 +39,13 @@ class SqlUnitOfWork:
         self.erasures = SqlErasures(session, vault)
         self.staff_accounts = SqlStaffAccounts(session, vault)
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """SAVEPOINT … RELEASE (flushing first, so a failing insert fails inside), or ROLLBACK TO
+        SAVEPOINT when the block raises; the exception goes on to the caller."""
+        with self.session.begin_nested():
+            yield
+
 
 class SqlDatabase:
     """Implements ``mailbot.services.repositories.Database``: commit on success, roll back on any
