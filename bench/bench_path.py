@@ -150,7 +150,12 @@ def run_tree(tree: Path, backend: str, n: int, seed: int, tag: str) -> dict[str,
         env = _env(tree, tmp, url, server, sink.port, model)
         _timed(env, "init")
         fetch_s, fetch_rss, fetch_out = _timed(env, "fetch", "--once", "--json")
-        send_s, send_rss, send_out = _timed(env, "send", "--once", "--json")
+        send_s, send_rss, sends = 0.0, 0.0, 0
+        while True:  # each drain sends at most 1,000 rows (``fetch --once`` drained once already)
+            seconds, rss, send_out = _timed(env, "send", "--once", "--json")
+            send_s, send_rss, sends = send_s + seconds, max(send_rss, rss), sends + 1
+            if json.loads(send_out.strip().splitlines()[-1])["sent"] == 0:
+                break
         delivered = len(sink.messages)
     finally:
         sink.stop()
@@ -159,7 +164,6 @@ def run_tree(tree: Path, backend: str, n: int, seed: int, tag: str) -> dict[str,
             drop()
         shutil.rmtree(tmp, ignore_errors=True)
     summary = json.loads(fetch_out.strip().splitlines()[-1])
-    sent = json.loads(send_out.strip().splitlines()[-1])
     return {
         "tree": str(tree),
         "messages": n,
@@ -172,13 +176,14 @@ def run_tree(tree: Path, backend: str, n: int, seed: int, tag: str) -> dict[str,
         "send_mails_per_s": round(delivered / send_s, 1) if send_s else 0,
         "peak_rss_mib": {"fetch": round(fetch_rss, 1), "send": round(send_rss, 1)},
         "summary": summary,
-        "sent": sent,
+        "send_commands": sends,
         "delivered_at_sink": delivered,
     }
 
 
 def profile(backend: str, n: int, seed: int, out: str) -> None:
-    """Both stages in this process under cProfile (for where the time goes, not for figures)."""
+    """Both stages in this process under cProfile (for where the time goes, not for figures);
+    ``--profile -`` times ingest, process and send apart instead, without the profiler."""
     import cProfile
 
     from mailbot.bootstrap import build_app
@@ -199,6 +204,42 @@ def profile(backend: str, n: int, seed: int, out: str) -> None:
         _timed(env, "init")
         app = build_app(load_settings(None, {k: v for k, v in env.items() if k.startswith("MAILBOT_")}))
         source = app.source()
+        if out == "-":
+            from collections import Counter
+
+            from sqlalchemy import event
+
+            from mailbot.services.ingest import ingest
+            from mailbot.services.process import process_pending
+
+            statements: Counter[str] = Counter()
+            t0, c0 = time.perf_counter(), time.process_time()
+            ingested = ingest(source, app.database, app.clock)
+            t1, c1 = time.perf_counter(), time.process_time()
+            if os.environ.get("BENCH_COUNT_SQL"):  # what the process stage says to the database
+
+                @event.listens_for(app.engine, "before_cursor_execute")
+                def count(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+                    statements[" ".join(sql.split()[:4])[:70]] += 1
+
+            processed = process_pending(app.database, app.processor, app.clock, parsed=ingested.parsed)
+            t2, c2 = time.perf_counter(), time.process_time()
+            for sql, times in statements.most_common(40):
+                print(f"{times / n:6.2f} per message  {sql}")
+            sent = 0
+            while (step := app.outbox.drain().sent) > 0:
+                sent += step
+            t3, c3 = time.perf_counter(), time.process_time()
+            print(
+                f"ingest {t1 - t0:.2f} s ({n / (t1 - t0):.0f}/s, cpu {c1 - c0:.2f} s), process "
+                f"{t2 - t1:.2f} s ({n / (t2 - t1):.0f}/s, cpu {c2 - c1:.2f} s), send {t3 - t2:.2f} s "
+                f"({sent} mails, {sent / (t3 - t2):.0f}/s, cpu {c3 - c2:.2f} s incl. the sink); "
+                f"opened {processed.tickets_opened}, peak RSS "
+                f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+            )
+            source.close()
+            app.close()
+            return
         prof = cProfile.Profile()
         start = time.perf_counter()
         prof.enable()
@@ -243,7 +284,8 @@ def main() -> None:
         print(f"{tag}: {json.dumps(result)}")
         print(
             f"{tag:<5} whole path {result['path_per_s']:>7} msg/s  (fetch {result['fetch_s']} s, "
-            f"send {result['send_s']} s for {result['delivered_at_sink']} mails)  bare download "
+            f"send {result['send_s']} s in {result['send_commands']} runs, "
+            f"{result['delivered_at_sink']} mails in all)  bare download "
             f"{result['bare_download_per_s']} msg/s  peak RSS fetch {result['peak_rss_mib']['fetch']} "
             f"MiB / send {result['peak_rss_mib']['send']} MiB"
         )

@@ -32,6 +32,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from mailbot.mail import headers
+from mailbot.mail.body import text_body
 
 __all__ = [
     "AUTO_GENERATED",
@@ -281,8 +282,10 @@ def _checked(mail: OutgoingMail) -> list[str]:
 
 
 def _body(mail: OutgoingMail) -> bytes:
-    """The MIME body with its Content-* and MIME-Version lines, from the library: everything in
-    it is our own constants, the rendered text and attachments (names refused for CR/LF)."""
+    """The MIME body with its Content-* and MIME-Version lines: written directly for text (and
+    HTML), from the library with attachments (names refused for CR/LF)."""
+    if not mail.attachments:
+        return text_body(mail.text, mail.html)
     body = EmailMessage(policy=email.policy.SMTP)
     body.set_content(mail.text, charset="utf-8")
     if mail.html is not None:

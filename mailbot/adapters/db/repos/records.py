@@ -48,6 +48,11 @@ class SqlAudit(SqlRepository):
         #: without reading the head again (one statement per event instead of two).
         self._last: tuple[int, str] | None = None
 
+    def forget_last(self) -> None:
+        """After a savepoint rolled back: the next event reads the head again (the guard in
+        ``_advance_from_last`` would notice too; this saves the failed statement)."""
+        self._last = None
+
     def _next_link(self) -> tuple[int, str]:
         """(sequence number, previous hash) for the event about to be written, head locked."""
         for _ in range(2):

@@ -16,7 +16,7 @@ from mailbot.adapters.db.repos.privacy import SqlPrivacy
 from mailbot.adapters.db.repos.records import SqlAudit, SqlDecisions, SqlLeases, SqlSteps
 from mailbot.adapters.db.repos.staff import SqlStaffAccounts
 from mailbot.adapters.db.repos.tickets import SqlMessages, SqlTickets
-from mailbot.adapters.db.vault import Vault
+from mailbot.adapters.db.vault import SYSTEM_KEY_INFO, Vault
 from mailbot.services.repositories import Conflict
 
 
@@ -43,8 +43,14 @@ class SqlUnitOfWork:
     def savepoint(self) -> Iterator[None]:
         """SAVEPOINT … RELEASE (flushing first, so a failing insert fails inside), or ROLLBACK TO
         SAVEPOINT when the block raises; the exception goes on to the caller."""
-        with self.session.begin_nested():
-            yield
+        try:
+            with self.session.begin_nested():
+                yield
+        except BaseException:
+            # What this transaction remembered may have been made inside the savepoint.
+            self.session.info.pop(SYSTEM_KEY_INFO, None)
+            self.audit.forget_last()
+            raise
 
 
 class SqlDatabase:
