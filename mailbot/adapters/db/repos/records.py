@@ -44,14 +44,33 @@ class SqlAudit(SqlRepository):
 
     def __init__(self, session: Session, vault: Vault) -> None:
         super().__init__(session, vault)
-        #: (seq, hash) of the last event this transaction wrote: the next one links to it
-        #: without reading the head again (one statement per event instead of two).
+        #: (seq, hash) of the last event this transaction appended, and what the head row holds
+        #: as this transaction last wrote it. Events after the first link in memory; the head
+        #: row is moved once, by ``write_head``, before each savepoint release and the commit
+        #: (``SqlUnitOfWork``): two statements per event became about one per message.
         self._last: tuple[int, str] | None = None
+        self._written: tuple[int, str] | None = None
 
     def forget_last(self) -> None:
-        """After a savepoint rolled back: the next event reads the head again (the guard in
-        ``_advance_from_last`` would notice too; this saves the failed statement)."""
-        self._last = None
+        """After a savepoint rolled back (its events and head update with it): the next event
+        locks and reads the head again."""
+        self._last = self._written = None
+
+    def write_head(self) -> None:
+        """Move the head to the last event appended. Guarded on what this transaction left in
+        the head row (seq and hash), so a head moved by anyone else fails loudly, never links
+        two events to one predecessor."""
+        if self._last is None or self._last == self._written:
+            return
+        assert self._written is not None
+        moved = self.session.connection().execute(
+            update(AuditHead)
+            .where(AuditHead.id == 1, AuditHead.seq == self._written[0], AuditHead.hash == self._written[1])
+            .values(seq=self._last[0], hash=self._last[1])
+        )
+        if moved.rowcount != 1:
+            raise RuntimeError("the audit chain head moved under this transaction")
+        self._written = self._last
 
     def _next_link(self) -> tuple[int, str]:
         """(sequence number, previous hash) for the event about to be written, head locked."""
@@ -73,24 +92,6 @@ class SqlAudit(SqlRepository):
                 continue
         raise RuntimeError("audit chain head could not be locked")
 
-    def _advance_from_last(
-        self, kind: str, at: datetime, actor: str, ids: tuple[str | None, str | None], detail: dict[str, Any]
-    ) -> tuple[int, str, str] | None:
-        """Link to this transaction's last event by moving the head only if it is still that
-        event (seq *and* hash): after a savepoint rolled it back, or another writer appended once
-        a rolled-back savepoint released the lock, the guard fails and the head is read again."""
-        if self._last is None:
-            return None
-        last_seq, last_hash = self._last
-        seq = last_seq + 1
-        digest = link_hash(last_hash, seq, at, kind, actor, ids[0], ids[1], detail)
-        moved = self.session.connection().execute(
-            update(AuditHead)
-            .where(AuditHead.id == 1, AuditHead.seq == last_seq, AuditHead.hash == last_hash)
-            .values(seq=seq, hash=digest)
-        )
-        return (seq, last_hash, digest) if moved.rowcount == 1 else None
-
     def record(
         self,
         kind: str,
@@ -103,13 +104,12 @@ class SqlAudit(SqlRepository):
     ) -> None:
         # What is hashed is what a later read returns: JSON-native detail, microsecond UTC time.
         detail = json.loads(json.dumps(detail, default=str))
-        linked = self._advance_from_last(kind, now, actor, (ticket_id, customer_id), detail)
-        if linked is None:
-            seq, prev = self._next_link()
-            digest = link_hash(prev, seq, now, kind, actor, ticket_id, customer_id, detail)
-            self.session.connection().execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
+        if self._last is None:
+            seq, prev = self._next_link()  # the head row now holds (seq, prev): ours, locked
+            self._written = (seq, prev)
         else:
-            seq, prev, digest = linked
+            seq, prev = self._last[0] + 1, self._last[1]
+        digest = link_hash(prev, seq, now, kind, actor, ticket_id, customer_id, detail)
         self._last = (seq, digest)
         self.session.add(
             AuditEvent(
@@ -164,6 +164,7 @@ class SqlAudit(SqlRepository):
         )
 
     def head(self) -> tuple[int, str] | None:
+        self.write_head()  # this transaction's own events first
         row = self.session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
         return (int(row[0]), str(row[1])) if row is not None else None
 

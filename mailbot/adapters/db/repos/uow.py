@@ -46,6 +46,7 @@ class SqlUnitOfWork:
         try:
             with self.session.begin_nested():
                 yield
+                self.audit.write_head()
         except BaseException:
             # What this transaction remembered may have been made inside the savepoint.
             self.session.info.pop(SYSTEM_KEY_INFO, None)
@@ -66,7 +67,9 @@ class SqlDatabase:
         session = self.sessions()
         try:
             with session.begin():
-                yield SqlUnitOfWork(session, self.vault)
+                uow = SqlUnitOfWork(session, self.vault)
+                yield uow
+                uow.audit.write_head()  # the chain head moved once, to this transaction's last event
         except IntegrityError as exc:
             raise Conflict(str(exc.orig).splitlines()[0] if exc.orig else "conflict") from exc
         finally:
