@@ -332,9 +332,13 @@ def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
 
 
 def drain(
-    database: Database, mailer: Mailer, clock: Clock, policy: OutboxPolicy, *, limit: int = 1000
+    database: Database, mailer: Mailer, clock: Clock, policy: OutboxPolicy, *, limit: int = 100_000
 ) -> DrainReport:
-    """Send every due outbox row once; returns what happened."""
+    """Send every due outbox row once; returns what happened.
+
+    ``limit`` only bounds a drain that would never end (rows are claimed one at a time and each
+    leaves the due set once tried); at 1,000 a ``send --once`` after a large intake left most of
+    the outbox for further runs, each paying the command's start-up again."""
     report = DrainReport()
     with mailer.session() if isinstance(mailer, SessionMailer) else nullcontext():
         for _ in range(limit):

@@ -24,6 +24,8 @@ from mailbot.services.repositories import QuarantineEntry, StoredRaw
 class SqlMailbox(SqlRepository):
     #: Whether this transaction took SQLite's write lock already (see ``claim``).
     _write_locked = False
+    #: The bytes ``is_stored`` just found absent, with their fingerprint (see ``add_if_new``).
+    _absent: tuple[bytes, str] | None = None
 
     def cursor(self, source: str) -> Cursor:
         state = self.session.get(MailboxState, source)
@@ -50,10 +52,13 @@ class SqlMailbox(SqlRepository):
 
     def is_stored(self, raw: bytes) -> bool:
         fingerprint = self.vault.keyring.fingerprint(raw)
-        return (
+        stored = (
             self.session.scalar(select(RawMessage.id).where(RawMessage.fingerprint == fingerprint))
             is not None
         )
+        if not stored:  # ingest asks this right before add_if_new: one look-up, one HMAC, not two
+            self._absent = (raw, fingerprint)
+        return stored
 
     def add_if_new(
         self,
@@ -66,9 +71,13 @@ class SqlMailbox(SqlRepository):
         received_at: datetime,
         now: datetime,
     ) -> str | None:
-        fingerprint = self.vault.keyring.fingerprint(raw)
-        if self.session.scalar(select(RawMessage.id).where(RawMessage.fingerprint == fingerprint)):
-            return None
+        checked, self._absent = self._absent, None
+        if checked is not None and checked[0] is raw:
+            fingerprint = checked[1]  # looked up by is_stored in this transaction, just now
+        else:
+            fingerprint = self.vault.keyring.fingerprint(raw)
+            if self.session.scalar(select(RawMessage.id).where(RawMessage.fingerprint == fingerprint)):
+                return None
         row_id = new_id()
         key_id, owner = self.key_for(customer_id, now)
         self.session.add(
