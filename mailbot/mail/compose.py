@@ -13,9 +13,10 @@ and does not trust the library to refuse:
   encoded-word syntax that is left);
 * :func:`build_message` refuses (:class:`HeaderValueError`) CR, LF, NUL and other control
   characters in every header value, encoded-word syntax in values that would be reinterpreted,
-  and addresses that do not parse strictly (R-C13);
-* :func:`serialize` re-parses what it produced and refuses output whose header block differs from
-  the headers that were set.
+  and addresses that do not parse strictly (R-C13), and then writes the header lines itself
+  (``mailbot.mail.headers``): printable ASCII folded at spaces, or base64 encoded-words, so no
+  value can become a line of its own. The library's header objects are not used for our headers
+  at all: they re-parse every value (most of an outgoing mail's cost) and are what the CVE is in.
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ from __future__ import annotations
 import email.policy
 import re
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import decode_header, make_header
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.parser import BytesParser
+from email.utils import format_datetime
+
+from mailbot.mail import headers
+from mailbot.mail.body import text_body
 
 __all__ = [
     "AUTO_GENERATED",
@@ -42,7 +44,6 @@ __all__ = [
     "clean_header_text",
     "is_answerable",
     "make_message_id",
-    "serialize",
     "subject_with_ref",
     "thread_headers",
 ]
@@ -210,8 +211,9 @@ def is_answerable(addr_spec: str) -> bool:
     return True
 
 
-def _address(field: str, addr_spec: str, display_name: str = "") -> Address:
-    """An ``Address`` from strictly checked parts (R-C13): a lenient parse may pick another address."""
+def _address(field: str, addr_spec: str, display_name: str = "") -> tuple[str, str]:
+    """(display name, addr-spec) from strictly checked parts (R-C13): a lenient parse may pick
+    another address, so nothing is parsed here at all — the parts must already be exact."""
     _refuse_unsafe(field, addr_spec)
     _refuse_unsafe(field, display_name)
     if _ENCODED_WORD_START in display_name:
@@ -222,32 +224,16 @@ def _address(field: str, addr_spec: str, display_name: str = "") -> Address:
     if len(local) > 64 or not _LOCAL_PART.fullmatch(local):
         raise HeaderValueError(f"{field}: malformed local part")
     _check_domain(domain)
-    try:
-        address = Address(display_name=display_name, addr_spec=addr_spec)
-    except (ValueError, IndexError) as exc:
-        raise HeaderValueError(f"{field}: address does not parse strictly") from exc
-    if address.addr_spec != addr_spec or address.display_name != display_name:
-        raise HeaderValueError(f"{field}: address changed when parsed")
-    return address
+    if display_name != " ".join(display_name.split()):
+        raise HeaderValueError(f"{field}: display name with leading, trailing or repeated spaces")
+    if display_name and not display_name.isascii() and len(display_name.encode("utf-8")) > 45:
+        raise HeaderValueError(f"{field}: non-ASCII display name over 45 bytes (one encoded-word)")
+    return display_name, addr_spec
 
 
-def _set(msg: EmailMessage, name: str, value: object, expected: str | None = None) -> None:
-    """Set one header and prove the library stored what we meant (no reinterpretation)."""
-    if isinstance(value, str):
-        _refuse_unsafe(name, value)
-    msg[name] = value
-    stored = str(msg[name])
-    _refuse_unsafe(name, stored)
-    if expected is not None and stored != expected:
-        raise HeaderValueError(f"{name}: value would be reinterpreted by the email library")
-
-
-def build_message(mail: OutgoingMail) -> EmailMessage:
-    """Build the message; raise :class:`HeaderValueError` for any unsafe or malformed value.
-
-    Automatic mail (``auto_submitted`` set) also gets ``X-Auto-Response-Suppress: All`` so other
-    responders stay quiet (R-C7); a human staff reply gets neither header.
-    """
+def _checked(mail: OutgoingMail) -> list[str]:
+    """Every header value validated, then written as lines (``mail.headers``); raises
+    :class:`HeaderValueError` for the first unsafe or malformed one."""
     if mail.date.tzinfo is None or mail.date.utcoffset() is None:
         raise ValueError("date must be timezone-aware")
     if not mail.to:
@@ -268,70 +254,59 @@ def build_message(mail: OutgoingMail) -> EmailMessage:
     _refuse_unsafe("Subject", mail.subject)
     if _ENCODED_WORD.search(mail.subject):
         raise HeaderValueError("Subject: encoded-word syntax (use clean_header_text)")
-
-    msg = EmailMessage(policy=email.policy.SMTP)
-    _set(msg, "From", _address("From", mail.from_address, mail.from_name))
-    _set(msg, "To", [_address("To", addr) for addr in mail.to])
-    if mail.reply_to is not None:
-        _set(msg, "Reply-To", _address("Reply-To", mail.reply_to))
-    _set(msg, "Subject", mail.subject, expected=mail.subject)
-    _set(msg, "Date", mail.date)
-    _set(msg, "Message-ID", mail.message_id, expected=mail.message_id)
-    if mail.in_reply_to is not None:
-        _set(msg, "In-Reply-To", mail.in_reply_to, expected=mail.in_reply_to)
-    if mail.references:
-        refs = " ".join(mail.references)
-        _set(msg, "References", refs, expected=refs)
-    if mail.auto_submitted is not None:
-        _set(msg, "Auto-Submitted", mail.auto_submitted, expected=mail.auto_submitted)
-        _set(msg, "X-Auto-Response-Suppress", "All", expected="All")
-    if mail.ticket_ref is not None:
-        _set(msg, "X-Mailbot-Ticket", mail.ticket_ref, expected=mail.ticket_ref)
-
-    msg.set_content(mail.text, charset="utf-8")
-    if mail.html is not None:
-        msg.add_alternative(mail.html, subtype="html", charset="utf-8")
-    for filename, content_type, content in mail.attachments:
+    for filename, _type, _content in mail.attachments:
         _refuse_unsafe("attachment filename", filename)
+
+    lines = [
+        headers.address_header("From", [_address("From", mail.from_address, mail.from_name)]),
+        headers.address_header("To", [_address("To", addr) for addr in mail.to]),
+    ]
+    if mail.reply_to is not None:
+        lines.append(headers.address_header("Reply-To", [_address("Reply-To", mail.reply_to)]))
+    lines += [
+        headers.unstructured_header("Subject", mail.subject),
+        headers.header_line("Date", format_datetime(mail.date)),
+        headers.header_line("Message-ID", mail.message_id),
+    ]
+    if mail.in_reply_to is not None:
+        lines.append(headers.header_line("In-Reply-To", mail.in_reply_to))
+    if mail.references:
+        lines.append(headers.id_list_header("References", mail.references))
+    if mail.auto_submitted is not None:
+        lines.append(headers.header_line("Auto-Submitted", mail.auto_submitted))
+        lines.append(headers.header_line("X-Auto-Response-Suppress", "All"))
+    if mail.ticket_ref is not None:
+        lines.append(headers.header_line("X-Mailbot-Ticket", mail.ticket_ref))
+    lines.append(headers.header_line("Content-Language", ", ".join(tags)))
+    return lines
+
+
+def _body(mail: OutgoingMail) -> bytes:
+    """The MIME body with its Content-* and MIME-Version lines: written directly for text (and
+    HTML), from the library with attachments (names refused for CR/LF)."""
+    if not mail.attachments:
+        return text_body(mail.text, mail.html)
+    body = EmailMessage(policy=email.policy.SMTP)
+    body.set_content(mail.text, charset="utf-8")
+    if mail.html is not None:
+        body.add_alternative(mail.html, subtype="html", charset="utf-8")
+    for filename, content_type, content in mail.attachments:
         maintype, _, subtype = content_type.partition("/")
-        msg.add_attachment(content, maintype=maintype, subtype=subtype or "octet-stream", filename=filename)
-    # After the body: set_content() clears every Content-* header, Content-Language included.
-    language = ", ".join(tags)
-    _set(msg, "Content-Language", language, expected=language)
-    return msg
+        body.add_attachment(content, maintype=maintype, subtype=subtype or "octet-stream", filename=filename)
+    return body.as_bytes(policy=email.policy.SMTP)
 
 
-def _header_block(data: bytes) -> bytes:
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
-        raise HeaderValueError("serialized message has no header/body separator")
-    return data[: end + 2]
+def build_message(mail: OutgoingMail) -> bytes:
+    """The message as bytes for SMTP (CRLF line ends), built once; raises
+    :class:`HeaderValueError` for any unsafe or malformed value.
 
-
-def serialize(msg: EmailMessage) -> bytes:
-    """Bytes for SMTP (CRLF line ends), refused unless the header block holds exactly our headers.
-
-    The check re-parses the output: a header that appears only after serialization (an encoded
-    CR LF that the generator wrote out raw) or a value that reads back differently is an injection
-    this module failed to stop, so it raises rather than send.
+    Safe by construction (``mailbot.mail.headers``): each value is checked here and written as
+    printable ASCII or base64 encoded-words, so nothing a customer wrote can end a header line;
+    ``tests/unit/test_compose_hostile.py`` proves it over generated hostile values. Automatic mail
+    (``auto_submitted`` set) also gets ``X-Auto-Response-Suppress: All`` so other responders stay
+    quiet (R-C7); a human staff reply gets neither header.
     """
-    data = msg.as_bytes(policy=email.policy.SMTP)
-    block = _header_block(data)
-    if b"\x00" in block:
-        raise HeaderValueError("NUL in serialized header block")
-    for line in block.split(b"\r\n")[:-1]:
-        if b"\r" in line or b"\n" in line:
-            raise HeaderValueError("bare CR or LF in serialized header block")
-    reparsed = BytesParser(policy=email.policy.default).parsebytes(data, headersonly=True)
-    expected = Counter(name.lower() for name in msg)
-    actual = Counter(name.lower() for name in reparsed)
-    if expected != actual:
-        raise HeaderValueError("serialized header block differs from the headers that were set")
-    for name in expected:
-        got, meant = str(reparsed[name]), str(msg[name])
-        _refuse_unsafe(name, got)
-        # Whitespace is compared loosely: the 3.11 folder may drop a space between encoded-words
-        # of a long subject, a cosmetic loss that must not block the mail.
-        if got.split() != meant.split() and "".join(got.split()) != "".join(meant.split()):
-            raise HeaderValueError(f"{name}: reads back differently after serialization")
-    return data
+    head = "\r\n".join(_checked(mail)).encode("ascii")
+    if b"\x00" in head or any(len(line) > 998 for line in head.split(b"\r\n")):
+        raise HeaderValueError("header block: NUL or over-long line")  # cannot happen; cheap to know
+    return head + b"\r\n" + _body(mail)

@@ -34,20 +34,29 @@ log = logging.getLogger(__name__)
 
 
 class ParsedCache:
-    """Parses made at ingest, kept for processing in the same pass (bounded: a long backlog costs a
-    re-parse, never memory)."""
+    """Parses made at ingest, kept for processing in the same pass (bounded in count and in the
+    bytes of the messages behind them: a long backlog or a large attachment costs a re-parse,
+    never memory — a parse keeps its attachments' MIME text until they are stored)."""
 
-    def __init__(self, limit: int = 2000) -> None:
-        self.limit = limit
-        self._items: OrderedDict[str, ParsedMail] = OrderedDict()
+    def __init__(self, limit: int = 2000, budget: int = 32 << 20, largest: int = 256 << 10) -> None:
+        self.limit, self.budget, self.largest = limit, budget, largest
+        self._items: OrderedDict[str, tuple[ParsedMail, int]] = OrderedDict()
+        self._bytes = 0
 
-    def put(self, raw_id: str, parsed: ParsedMail) -> None:
-        self._items[raw_id] = parsed
-        while len(self._items) > self.limit:
-            self._items.popitem(last=False)
+    def put(self, raw_id: str, parsed: ParsedMail, size: int = 0) -> None:
+        if size > self.largest:
+            return
+        self._items[raw_id] = (parsed, size)
+        self._bytes += size
+        while len(self._items) > self.limit or self._bytes > self.budget:
+            self._bytes -= self._items.popitem(last=False)[1][1]
 
     def take(self, raw_id: str) -> ParsedMail | None:
-        return self._items.pop(raw_id, None)
+        item = self._items.pop(raw_id, None)
+        if item is None:
+            return None
+        self._bytes -= item[1]
+        return item[0]
 
 
 @dataclass
@@ -95,7 +104,7 @@ def store_incoming(
         uow.mailbox.record_failure(raw_id, TOO_LARGE, oversize_reason(message.full_size), 1, now)
         log.warning("quarantined at intake: over the size limit", extra={"raw_id": raw_id})
     elif raw_id is not None and parsed is not None and cache is not None:
-        cache.put(raw_id, parsed)
+        cache.put(raw_id, parsed, len(message.raw))
     return raw_id
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -30,11 +31,16 @@ from mailbot.mail.compose import (
     build_message,
     clean_header_text,
     make_message_id,
-    serialize,
     subject_with_ref,
     thread_headers,
 )
-from mailbot.services.ports import Clock, Mailer, PermanentDeliveryError, TemporaryDeliveryError
+from mailbot.services.ports import (
+    Clock,
+    Mailer,
+    PermanentDeliveryError,
+    SessionMailer,
+    TemporaryDeliveryError,
+)
 from mailbot.services.process import OpenedTicket
 from mailbot.services.repositories import ClaimedMail, Database, OutgoingEntry, UnitOfWork
 
@@ -89,7 +95,7 @@ def enqueue(
     outbox_id = uow.outbox.add(
         OutgoingEntry(
             purpose=purpose,
-            payload=serialize(build_message(mail)),
+            payload=build_message(mail),
             sender=mail.from_address,
             recipients=tuple(mail.to),
             message_id=mail.message_id,
@@ -351,15 +357,20 @@ def backoff(
 
 
 def drain(
-    database: Database, mailer: Mailer, clock: Clock, policy: OutboxPolicy, *, limit: int = 1000
+    database: Database, mailer: Mailer, clock: Clock, policy: OutboxPolicy, *, limit: int = 100_000
 ) -> DrainReport:
-    """Send every due outbox row once; returns what happened."""
+    """Send every due outbox row once; returns what happened.
+
+    ``limit`` only bounds a drain that would never end (rows are claimed one at a time and each
+    leaves the due set once tried); at 1,000 a ``send --once`` after a large intake left most of
+    the outbox for further runs, each paying the command's start-up again."""
     report = DrainReport()
-    for _ in range(limit):
-        outcome = _send_one(database, mailer, clock, policy)
-        if outcome is None:
-            break
-        setattr(report, outcome, getattr(report, outcome) + 1)
+    with mailer.session() if isinstance(mailer, SessionMailer) else nullcontext():
+        for _ in range(limit):
+            outcome = _send_one(database, mailer, clock, policy)
+            if outcome is None:
+                break
+            setattr(report, outcome, getattr(report, outcome) + 1)
     return report
 
 

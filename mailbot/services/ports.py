@@ -7,9 +7,10 @@ Services depend on these protocols; ``bootstrap`` hands in the adapters that imp
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from mailbot.domain.retention import LedgerEntry
 
@@ -83,6 +84,14 @@ class Mailer(Protocol):
     """Delivers one serialised message; raises TemporaryDeliveryError or PermanentDeliveryError."""
 
     def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None: ...
+
+
+@runtime_checkable
+class SessionMailer(Mailer, Protocol):
+    """A mailer that can keep one connection for many messages (SMTP): the drain opens a session
+    around its rows, each still sent, answered and accounted one by one."""
+
+    def session(self) -> AbstractContextManager[None]: ...
 
 
 class DeliveryError(Exception):

@@ -1,12 +1,13 @@
-"""Stage two: a stored raw message → decision, ticket, sealed correspondence (one transaction).
+"""Stage two: a stored raw message → decision, ticket, sealed correspondence (a savepoint of
+its own inside one transaction per batch of messages).
 
 The message is claimed first (so two workers never both process it), parsed once, and handed to
 ``decide`` (``services/decide.py``), the one function that says what it is and where it goes; this
-module carries the decision out: a new ticket with its deadlines and the hooks (acknowledgement,
-staff notice), a reply appended (and the ticket reopened), automated mail attached for the record,
-a possible duplicate kept beside its twin.
+module carries the decision out (with ``services/filing.py``): a new ticket with its deadlines and
+the hooks (acknowledgement, staff notice), a reply appended (and the ticket reopened), automated
+mail attached for the record, a possible duplicate kept beside its twin.
 
-Any exception rolls the message's transaction back and counts an attempt; after ``max_attempts``
+Any exception rolls the message's savepoint back and counts an attempt; after ``max_attempts``
 the message is quarantined with its error and the loop goes on (a poison message never blocks).
 """
 
@@ -16,23 +17,18 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from mailbot.domain.classifier import Classifier
 from mailbot.domain.model import (
-    Category,
-    Classification,
     Customer,
-    NewMessage,
     Organisation,
     Ticket,
     TicketStatus,
-    new_id,
 )
 from mailbot.domain.staff_mail import ReplyAddresses
 from mailbot.mail.parse import ParsedMail, parse_message
 from mailbot.services.decide import Action, Decision, decide
+from mailbot.services.filing import DeadlineCalculator, mark_bounced, open_ticket, record
 from mailbot.services.ingest import ParsedCache
 from mailbot.services.ports import Clock
 from mailbot.services.repositories import Database, StoredRaw, UnitOfWork
@@ -41,12 +37,6 @@ log = logging.getLogger(__name__)
 
 #: A sender we cannot read strictly (R-C13) still gets a ticket, under this placeholder, for triage.
 UNKNOWN_SENDER = "unknown-sender@invalid"
-
-
-class DeadlineCalculator(Protocol):
-    def __call__(self, category: Category, received_at: datetime) -> dict[str, datetime | None]:
-        """Due fields for a new ticket: first_response_due, legal_due, internal_due, resolution_due…"""
-        ...
 
 
 TicketHook = Callable[["OpenedTicket"], None]
@@ -162,18 +152,25 @@ def process_pending(
     processor: Processor,
     clock: Clock,
     *,
-    batch: int = 100,
+    batch: int = 50,
     parsed: ParsedCache | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> ProcessReport:
-    """Process every pending message, oldest first, each in its own transaction.
+    """Process every pending message, oldest first: one transaction per ``batch`` messages, each
+    message in a savepoint of its own.
 
-    ``should_stop`` is asked between messages: a service asked to stop (SIGTERM) finishes the
-    message in hand and leaves the rest pending for its next start.
-
-    A failing message is retried at once up to ``max_attempts`` and then quarantined, so one pass
+    Why batches: a commit per message (and its begin, its flush, its re-read of what the previous
+    transaction wrote) was a large part of the per-message cost. The savepoint keeps what one
+    transaction per message gave: a failing message rolls back alone, counts an attempt (kept
+    with the batch), is retried at once up to ``max_attempts`` and then quarantined, so one pass
     ends with every message either processed or quarantined (``fetch --once`` runs to the end).
-    Messages another worker holds are skipped and left to it.
+    Should the batch itself fail (its commit, the connection), nothing of it was kept and its
+    messages are done again one transaction each. A crash loses the batch's work, never a message:
+    they are all still pending.
+
+    ``should_stop`` is asked between messages: a service asked to stop (SIGTERM) commits what it
+    did, finishing the message in hand, and leaves the rest pending for its next start. Messages
+    another worker holds are skipped and left to it.
     """
     report = ProcessReport()
     skipped: set[str] = set()
@@ -182,45 +179,119 @@ def process_pending(
             ids = [i for i in uow.mailbox.pending_ids(batch + len(skipped)) if i not in skipped]
         if not ids:
             return report
-        for raw_id in ids:
-            if should_stop is not None and should_stop():
-                return report
-            outcome = process_one(database, processor, clock, raw_id, parsed)
-            while outcome == "retry":
-                report.retried += 1
-                outcome = process_one(database, processor, clock, raw_id)
+        try:
+            done, stopped = _process_batch(database, processor, clock, ids, parsed, should_stop)
+        except Exception as exc:
+            log.warning("batch failed, one by one instead", extra={"error": type(exc).__name__})
+            done, stopped = _one_by_one(database, processor, clock, ids, should_stop)
+        for raw_id, outcome, retried in done:
+            report.retried += retried
             if outcome == "quarantined":
                 report.quarantined += 1
             elif outcome is None:
                 skipped.add(raw_id)
             else:
                 report.count(raw_id, outcome)
+                log.info("processed", extra={"raw_id": raw_id, "outcome": outcome})
+        if stopped:
+            return report
+
+
+_Done = list[tuple[str, str | None, int]]
+
+
+def _process_batch(
+    database: Database,
+    processor: Processor,
+    clock: Clock,
+    ids: Sequence[str],
+    parsed: ParsedCache | None,
+    should_stop: Callable[[], bool] | None,
+) -> tuple[_Done, bool]:
+    """(raw id, outcome, retries) for each message handled, and whether a stop was asked."""
+    done: _Done = []
+    with database.transaction() as uow:
+        for raw_id in ids:
+            if should_stop is not None and should_stop():
+                return done, True
+            cached = parsed.take(raw_id) if parsed else None
+            retried = 0
+            while True:
+                try:
+                    with uow.savepoint():
+                        outcome = _claim_and_handle(uow, processor, clock, raw_id, cached)
+                    break
+                except Exception as exc:
+                    cached = None
+                    if _record_failure(uow, processor, clock, raw_id, exc):
+                        outcome = "quarantined"
+                        break
+                    retried += 1
+            done.append((raw_id, outcome, retried))
+    return done, False
+
+
+def _one_by_one(
+    database: Database,
+    processor: Processor,
+    clock: Clock,
+    ids: Sequence[str],
+    should_stop: Callable[[], bool] | None,
+) -> tuple[_Done, bool]:
+    done: _Done = []
+    for raw_id in ids:
+        if should_stop is not None and should_stop():
+            return done, True
+        retried = 0
+        outcome = process_one(database, processor, clock, raw_id)
+        while outcome == "retry":
+            retried += 1
+            outcome = process_one(database, processor, clock, raw_id)
+        done.append((raw_id, outcome, retried))
+    return done, False
+
+
+def _claim_and_handle(
+    uow: UnitOfWork, processor: Processor, clock: Clock, raw_id: str, parsed: ParsedMail | None
+) -> str | None:
+    raw = uow.mailbox.claim(raw_id)
+    if raw is None:
+        return None
+    now = clock()
+    outcome = handle(uow, processor, raw, now, parsed)
+    uow.mailbox.mark_processed(raw_id, outcome, now)
+    return outcome
+
+
+def _record_failure(uow: UnitOfWork, processor: Processor, clock: Clock, raw_id: str, exc: Exception) -> bool:
+    """Count the failed attempt (in ``uow``); True when the message is now quarantined."""
+    quarantined = uow.mailbox.record_failure(
+        raw_id, type(exc).__name__, str(exc), processor.max_attempts, clock()
+    )
+    log.warning(
+        "processing failed",
+        extra={"raw_id": raw_id, "error": type(exc).__name__, "quarantined": quarantined},
+    )
+    return quarantined
 
 
 def process_one(
     database: Database, processor: Processor, clock: Clock, raw_id: str, parsed: ParsedCache | None = None
 ) -> str | None:
-    """Returns the outcome, "retry" after a failed attempt, "quarantined", or None if not ours to do
-    (processed already, or held by another worker)."""
+    """One message in a transaction of its own (``quarantine retry``, and a failed batch's
+    messages). Returns the outcome, "retry" after a failed attempt, "quarantined", or None if not
+    ours to do (processed already, or held by another worker)."""
     try:
         with database.transaction() as uow:
-            raw = uow.mailbox.claim(raw_id)
-            if raw is None:
-                return None
-            now = clock()
-            outcome = handle(uow, processor, raw, now, parsed.take(raw_id) if parsed else None)
-            uow.mailbox.mark_processed(raw_id, outcome, now)
-        log.info("processed", extra={"raw_id": raw_id, "outcome": outcome})
+            outcome = _claim_and_handle(
+                uow, processor, clock, raw_id, parsed.take(raw_id) if parsed else None
+            )
+        if outcome is not None:
+            log.info("processed", extra={"raw_id": raw_id, "outcome": outcome})
         return outcome
     except Exception as exc:
         with database.transaction() as uow:
-            quarantined = uow.mailbox.record_failure(
-                raw_id, type(exc).__name__, str(exc), processor.max_attempts, clock()
-            )
-        log.warning(
-            "processing failed",
-            extra={"raw_id": raw_id, "error": type(exc).__name__, "quarantined": quarantined},
-        )
+            quarantined = _record_failure(uow, processor, clock, raw_id, exc)
         return "quarantined" if quarantined else "retry"
 
 
@@ -251,7 +322,7 @@ def handle(
         assert staff_ticket is not None
         # Sealed under the ticket's customer's key: it quotes them, and is erased with them.
         owner = uow.customers.get(staff_ticket.customer_id)
-        _record(uow, staff_ticket.id, owner, raw, parsed, c, now, kind="staff_mail")
+        record(uow, staff_ticket.id, owner, raw, parsed, c, now, kind="staff_mail")
         uow.audit.record("message.staff_reply", now, ticket_id=staff_ticket.id, actor=sender, raw_id=raw.id)
         for staff_hook in processor.on_staff_reply:
             staff_hook(StaffReply(uow, staff_ticket, sender.strip().lower(), parsed, now))
@@ -261,7 +332,7 @@ def handle(
         # Never relayed, never a customer ticket: kept for staff (the digest lists it).
         filed_on = uow.tickets.get(decision.ticket_id) if decision.ticket_id else None
         owner = uow.customers.get(filed_on.customer_id) if filed_on else customer
-        _record(uow, decision.ticket_id, owner, raw, parsed, c, now, kind=decision.action.value)
+        record(uow, decision.ticket_id, owner, raw, parsed, c, now, kind=decision.action.value)
         uow.audit.record(
             f"message.{decision.action.value}",
             now,
@@ -273,16 +344,16 @@ def handle(
         return decision.action.value
 
     if decision.action is Action.AUTOMATED:
-        bounced = _mark_bounced(uow, raw, parsed, now)
+        bounced = mark_bounced(uow, raw, parsed, now)
         ticket_id = decision.ticket_id or (bounced[0] if bounced else None)
         # Attached for the record only: no reopening, no deadline change, never answered.
-        _record(uow, ticket_id, customer, raw, parsed, c, now, kind="automated", automated=True)
+        record(uow, ticket_id, customer, raw, parsed, c, now, kind="automated", automated=True)
         if ticket_id is not None:
             uow.audit.record("message.automated_attached", now, ticket_id=ticket_id, raw_id=raw.id)
         return decision.action.value
 
     if decision.action is Action.DUPLICATE:
-        _record(
+        record(
             uow, decision.ticket_id, customer, raw, parsed, c, now, kind="customer", possible_duplicate=True
         )
         uow.audit.record("message.possible_duplicate", now, ticket_id=decision.ticket_id, raw_id=raw.id)
@@ -294,7 +365,7 @@ def handle(
         assert ticket is not None
         if sender:
             uow.tickets.add_participant(ticket.id, sender)
-        _record(uow, ticket.id, customer, raw, parsed, c, now, kind="customer")
+        record(uow, ticket.id, customer, raw, parsed, c, now, kind="customer")
         if ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.WAITING):
             uow.audit.record("ticket.reopened", now, ticket_id=ticket.id, previous=ticket.status)
             ticket.status = TicketStatus.OPEN.value
@@ -307,122 +378,9 @@ def handle(
 
     if customer is None:
         customer = uow.customers.find_or_create(UNKNOWN_SENDER, None, now)
-    ticket = _open_ticket(uow, processor, customer, raw, parsed, c, now)
-    _record(uow, ticket.id, customer, raw, parsed, c, now, kind="customer")
+    ticket = open_ticket(uow, processor.org, processor.deadlines, customer, raw, parsed, c, now)
+    record(uow, ticket.id, customer, raw, parsed, c, now, kind="customer")
     opened = OpenedTicket(uow, ticket, customer, parsed, decision, sender, now)
     for hook in processor.on_ticket_opened:
         hook(opened)
     return decision.action.value
-
-
-def _mark_bounced(uow: UnitOfWork, raw: StoredRaw, parsed: ParsedMail, now: datetime) -> list[str]:
-    """R-C6: a delivery report naming one of our messages marks that outbox row bounced.
-
-    Returns the ticket ids of the bounced rows. A bounced answer to the customer is an alert for
-    staff (the audit event, and the digest's failed-mail list): the promise was not kept.
-    """
-    rows = uow.outbox.bounce(parsed.bounced_ids)
-    for row in rows:
-        uow.audit.record(
-            "mail.bounced", now, ticket_id=row.ticket_id, outbox_id=row.id, purpose=row.purpose, raw_id=raw.id
-        )
-    return [row.ticket_id for row in rows if row.ticket_id]
-
-
-def _open_ticket(
-    uow: UnitOfWork,
-    processor: Processor,
-    customer: Customer,
-    raw: StoredRaw,
-    parsed: ParsedMail,
-    c: Classification,
-    now: datetime,
-) -> Ticket:
-    category = c.category if c.category not in (Category.REPLY, Category.AUTOMATED) else Category.OTHER
-    local_year = raw.received_at.astimezone(ZoneInfo(processor.org.timezone)).year
-    # Any: the calculator's keys are exactly Ticket's deadline fields (bootstrap.deadline_calculator).
-    due: dict[str, Any] = dict(processor.deadlines(category, raw.received_at))
-    ticket = Ticket(
-        id=new_id(),
-        ref=uow.tickets.next_ref(processor.org.ticket_prefix, local_year),
-        category=category.value,
-        secondary=c.secondary.value if c.secondary else None,
-        status=TicketStatus.NEW.value,
-        customer_id=customer.id,
-        language=c.language or "nl",
-        triage=c.triage,
-        rule=c.rule[:64],
-        confidence=c.confidence,
-        received_at=raw.received_at,
-        opened_at=now,
-        updated_at=now,
-        **due,
-    )
-    uow.tickets.add(ticket, parsed.subject, c.evidence)
-    uow.audit.record(
-        "ticket.opened",
-        now,
-        ticket_id=ticket.id,
-        customer_id=customer.id,
-        category=category.value,
-        rule=c.rule,
-        confidence=c.confidence,
-        triage=c.triage,
-    )
-    log.info("ticket opened", extra={"ticket": ticket.ref, "category": category.value})
-    return ticket
-
-
-def _record(
-    uow: UnitOfWork,
-    ticket_id: str | None,
-    customer: Customer | None,
-    raw: StoredRaw,
-    parsed: ParsedMail,
-    c: Classification,
-    now: datetime,
-    *,
-    kind: str,
-    automated: bool = False,
-    possible_duplicate: bool = False,
-) -> str:
-    meta: dict[str, Any] = {
-        "message_id": parsed.message_id,
-        "in_reply_to": list(parsed.in_reply_to),
-        "references": list(parsed.references),
-        "date": parsed.date.isoformat() if parsed.date else None,
-        "reply_to": parsed.reply_to,
-        "cc": list(parsed.cc),
-        "from_name": parsed.from_name,
-        "evidence": list(c.evidence),
-        "secondary": c.secondary.value if c.secondary else None,
-        "automated_reasons": list(c.automated_reasons),
-        "defects": list(parsed.defects),
-    }
-    message_id = uow.messages.add(
-        NewMessage(
-            direction="in",
-            kind=kind,
-            received_at=raw.received_at,
-            created_at=now,
-            subject=parsed.subject,
-            body=parsed.text,
-            sender=parsed.from_address,
-            recipients=(*parsed.to, *parsed.cc),
-            meta=meta,
-            ticket_id=ticket_id,
-            customer_id=customer.id if customer else None,
-            raw_id=raw.id,
-            message_id=parsed.message_id,
-            category=c.category.value,
-            rule=c.rule[:64],
-            language=c.language,
-            automated=automated,
-            possible_duplicate=possible_duplicate,
-        )
-    )
-    for attachment in parsed.attachments:
-        uow.messages.add_attachment(
-            message_id, attachment.filename, attachment.content_type, attachment.content
-        )
-    return message_id

@@ -398,6 +398,10 @@ class UnitOfWork(Protocol):
     erasures: ErasureRepository
     staff_accounts: StaffAccountRepository
 
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested transaction: an exception inside rolls back only what was done inside."""
+        ...
+
 
 class Database(Protocol):
     """Hands out one unit of work per transaction: commit on success, roll back on any exception.

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from mailbot.domain.model import Category
-from mailbot.services.process import DeadlineCalculator
+from mailbot.services.filing import DeadlineCalculator
 from mailbot.services.repositories import UnitOfWork
 
 RECLASSIFIED = "ticket.reclassified"

@@ -17,10 +17,10 @@ from mailbot.domain.deadlines import DeadlinePolicy, Deadlines
 from mailbot.domain.model import Category, Organisation, Ticket
 from mailbot.services import deadlines as deadline_service
 from mailbot.services import decisions, digest, extensions, leases
+from mailbot.services.filing import DeadlineCalculator
 from mailbot.services.identity import IdentityDesk, confirm_identity
 from mailbot.services.outbox import DrainReport, OutboxPolicy, Rendered, Renderer, drain, staff_mail
 from mailbot.services.ports import Clock, Mailer
-from mailbot.services.process import DeadlineCalculator
 from mailbot.services.repositories import Database
 from mailbot.services.staff import StaffDesk, add_note, answer, assign, set_status, ticket_by_ref
 from mailbot.services.tickets import corrected_examples, reclassify

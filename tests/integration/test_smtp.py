@@ -25,7 +25,7 @@ from cryptography.x509.oid import NameOID
 from mailbot.adapters.maildir_sender import MaildirMailer
 from mailbot.adapters.smtp_listener import EmbeddedListener
 from mailbot.adapters.smtp_sender import SmtpMailer
-from mailbot.mail.compose import AUTO_REPLIED, OutgoingMail, build_message, make_message_id, serialize
+from mailbot.mail.compose import AUTO_REPLIED, OutgoingMail, build_message, make_message_id
 from mailbot.services.ports import PermanentDeliveryError, TemporaryDeliveryError
 from tests.support.smtp_sink import SmtpSink, smtp_sink
 
@@ -52,7 +52,7 @@ def acknowledgement() -> bytes:
         references=("<klant-1@example.nl>",),
         ticket_ref="ORD-2026-00042",
     )
-    return serialize(build_message(mail))
+    return build_message(mail)
 
 
 # -- SmtpMailer → sink ----------------------------------------------------------------------------

@@ -172,6 +172,20 @@ def test_permanent_failure_marks_row_failed_with_reason(app: App, smtp_sink: Smt
         )
 
 
+def test_one_connection_for_a_whole_drain_and_a_refusal_spoils_nothing(app: App, smtp_sink: SmtpSink) -> None:
+    """Issue 15: the drain keeps one SMTP session for its rows; a 550 fails that row alone (its
+    session is dropped, a new one opened for the rest), and every other row is sent once."""
+    ingest(app, *(make_mail(subject=f"Vraag {n}", sender=f"klant{n}@example.nl") for n in range(3)))
+    smtp_sink.fail_with(550, "5.1.1 mailbox unavailable", count=1, stage="rcpt")
+    report = send(app)
+    assert report.sent == 5 and report.failed == 1  # two letters per ticket
+    delivered = smtp_sink.wait_for(5)
+    assert len({d.data for d in delivered}) == 5
+    peers = [d.peer for d in delivered]
+    assert None not in peers and len(set(peers)) == 1  # the one session after the refused first row
+    assert send(app).sent == 0
+
+
 def test_gives_up_after_the_retry_horizon(app: App, smtp_sink: SmtpSink, clock) -> None:
     ingest(app, make_mail(subject="Vraag"))
     smtp_sink.stop()

@@ -171,6 +171,35 @@ def test_poison_message_is_quarantined_and_never_blocks(app: App) -> None:
         assert store.load_raw(raw.id).raw.endswith(b"at all")  # and the bytes
 
 
+def test_a_message_failing_after_its_writes_rolls_back_alone_in_its_batch(app: App, caplog) -> None:
+    """Batched processing: the poisoned message's ticket, correspondence, outbox rows and audit
+    events go with its savepoint; its neighbours in the same batch transaction are kept whole
+    (without falling back to a transaction per message, which would hide a broken savepoint)."""
+    from mailbot.adapters.db.models import Outbox
+    from mailbot.services.audit import verify
+
+    def explode(opened) -> None:  # after the acknowledgement and the staff notice were queued
+        if opened.parsed.subject == "Vergiftigd":
+            raise RuntimeError("a hook failed after the message's writes")
+
+    app.processor.on_ticket_opened.append(explode)
+    source = MemorySource()
+    for n, subject in enumerate(["Eerste vraag", "Vergiftigd", "Derde vraag"]):
+        source.add(make_mail(subject=subject, sender=f"klant{n}@example.nl"), RECEIVED)
+    summary = one_pass(app, source)
+    assert summary.tickets_opened == 2 and summary.quarantined == 1
+    assert [t.ref for t in tickets(app)] == ["ORD-2026-00001", "ORD-2026-00002"]
+    with open_store(app) as store:
+        assert {store.ticket_subject(t) for t in store.all_tickets()} == {"Eerste vraag", "Derde vraag"}
+        assert len(list(store.session.scalars(select(Outbox)))) == 4  # two letters per kept ticket
+        assert len(list(store.session.scalars(select(Message)))) == 4  # customer's + acknowledgement
+        [(entry, _raw)] = store.quarantined()
+        assert entry.attempts == app.settings.processing.max_attempts
+    with app.database.transaction() as uow:
+        assert verify(uow).ok
+    assert "batch failed, one by one instead" not in [r.getMessage() for r in caplog.records]
+
+
 def test_attachments_are_stored_and_readable(app: App) -> None:
     source = MemorySource()
     source.add(

@@ -42,6 +42,8 @@ class Delivered:
     data: bytes
     authenticated_as: str | None = None
     tls: bool = False
+    #: The client's (host, port): mails with the same peer came over one connection.
+    peer: tuple[str, int] | None = None
 
     def message(self) -> EmailMessage:
         parsed = BytesParser(policy=email.policy.default).parsebytes(self.data)
@@ -85,6 +87,7 @@ class _Handler:
                 data=bytes(envelope.original_content or b""),
                 authenticated_as=login,
                 tls=session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
+                peer=tuple(session.peer[:2]) if session.peer else None,
             )
         )
         return "250 2.0.0 OK"

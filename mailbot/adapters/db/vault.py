@@ -15,6 +15,8 @@ from mailbot.adapters.crypto import Context, DecryptionError, Keyring, key_id_of
 from mailbot.adapters.db.models import DataKey
 
 SYSTEM_OWNER = "system"
+#: Where ``system_key`` keeps the key id for the rest of one transaction.
+SYSTEM_KEY_INFO = "mailbot.system_key"
 #: Owners of data keys that belong to no customer: a letter sealed apart, data a duty retains.
 TRANSIENT_OWNER = "transient"
 RETENTION_OWNER = "retention"
@@ -39,11 +41,21 @@ class Vault:
         return row.id
 
     def system_key(self, session: Session, now: datetime) -> int:
-        """The key for data that belongs to no customer (staff notices, digests, sender-less mail)."""
+        """The key for data that belongs to no customer (staff notices, digests, sender-less mail).
+
+        Remembered for the rest of the transaction (``session.info``), not the process: a key
+        made by a transaction that rolls back must never be used again, so a savepoint that rolls
+        back forgets it too (``SqlUnitOfWork.savepoint``)."""
+        cached = session.info.get(SYSTEM_KEY_INFO)
+        if cached is not None:
+            return int(cached)
         key_id = session.scalar(
             select(DataKey.id).where(DataKey.owner == SYSTEM_OWNER).order_by(DataKey.id).limit(1)
         )
-        return key_id if key_id is not None else self.new_key(session, SYSTEM_OWNER, now)
+        if key_id is None:
+            key_id = self.new_key(session, SYSTEM_OWNER, now)
+        session.info[SYSTEM_KEY_INFO] = key_id
+        return key_id
 
     def customer_key(self, session: Session, customer_id: str) -> int:
         """The data key id of ``customer_id`` (cached: a customer's key id never changes)."""

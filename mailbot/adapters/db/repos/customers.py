@@ -14,11 +14,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from mailbot.adapters.crypto import DecryptionError
 from mailbot.adapters.db.models import Customer as CustomerRow
 from mailbot.adapters.db.models import new_id
 from mailbot.adapters.db.repos.base import SqlRepository
+from mailbot.adapters.db.vault import Vault
 from mailbot.domain.customer_records import FIELDS
 from mailbot.domain.model import Customer
 
@@ -33,6 +35,10 @@ assert tuple(FIELD_COLUMNS) == FIELDS
 
 
 class SqlCustomers(SqlRepository):
+    def __init__(self, session: Session, vault: Vault) -> None:
+        super().__init__(session, vault)
+        self._held: dict[str, CustomerRow] = {}
+
     def _open(self, row: CustomerRow, column: str) -> str:
         return self.open_text(getattr(row, f"{column}_enc"), "customers", column, row.id, row.id)
 
@@ -96,7 +102,12 @@ class SqlCustomers(SqlRepository):
 
     def get(self, customer_id: str) -> Customer | None:
         row = self.session.get(CustomerRow, customer_id)
-        return self._value(row) if row is not None else None
+        if row is None:
+            return None
+        # Held for the transaction: the session's identity map is weak, and the hooks of one
+        # message ask for the same customer again (a SELECT each time otherwise).
+        self._held[customer_id] = row
+        return self._value(row)
 
     def by_address(self, address: str) -> Customer | None:
         row = self.session.scalar(

@@ -9,8 +9,10 @@ or has finished is skipped, never processed twice.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult
 
 from mailbot.adapters.db.models import MailboxState, Quarantine, RawMessage, new_id
 from mailbot.adapters.db.repos.base import SqlRepository, owner_of
@@ -20,6 +22,11 @@ from mailbot.services.repositories import QuarantineEntry, StoredRaw
 
 
 class SqlMailbox(SqlRepository):
+    #: Whether this transaction took SQLite's write lock already (see ``claim``).
+    _write_locked = False
+    #: The bytes ``is_stored`` just found absent, with their fingerprint (see ``add_if_new``).
+    _absent: tuple[bytes, str] | None = None
+
     def cursor(self, source: str) -> Cursor:
         state = self.session.get(MailboxState, source)
         return Cursor(validity=state.validity, last_uid=state.last_uid) if state else Cursor()
@@ -45,10 +52,13 @@ class SqlMailbox(SqlRepository):
 
     def is_stored(self, raw: bytes) -> bool:
         fingerprint = self.vault.keyring.fingerprint(raw)
-        return (
+        stored = (
             self.session.scalar(select(RawMessage.id).where(RawMessage.fingerprint == fingerprint))
             is not None
         )
+        if not stored:  # ingest asks this right before add_if_new: one look-up, one HMAC, not two
+            self._absent = (raw, fingerprint)
+        return stored
 
     def add_if_new(
         self,
@@ -61,9 +71,13 @@ class SqlMailbox(SqlRepository):
         received_at: datetime,
         now: datetime,
     ) -> str | None:
-        fingerprint = self.vault.keyring.fingerprint(raw)
-        if self.session.scalar(select(RawMessage.id).where(RawMessage.fingerprint == fingerprint)):
-            return None
+        checked, self._absent = self._absent, None
+        if checked is not None and checked[0] is raw:
+            fingerprint = checked[1]  # looked up by is_stored in this transaction, just now
+        else:
+            fingerprint = self.vault.keyring.fingerprint(raw)
+            if self.session.scalar(select(RawMessage.id).where(RawMessage.fingerprint == fingerprint)):
+                return None
         row_id = new_id()
         key_id, owner = self.key_for(customer_id, now)
         self.session.add(
@@ -96,15 +110,17 @@ class SqlMailbox(SqlRepository):
         )
 
     def claim(self, raw_id: str) -> StoredRaw | None:
-        if self.session.get_bind().dialect.name == "sqlite":
+        if not self._write_locked and self.session.get_bind().dialect.name == "sqlite":
             # Take SQLite's write lock now (a no-op UPDATE), so the state read below cannot change
-            # before this transaction commits.
+            # before this transaction commits. It is held to the end of the transaction (a
+            # rolled-back savepoint keeps it), so once per transaction is enough.
             self.session.execute(
                 update(RawMessage)
                 .where(RawMessage.id == raw_id)
                 .values(attempts=RawMessage.attempts)
                 .execution_options(synchronize_session=False)
             )
+            self._write_locked = True
         row = self.session.scalars(
             select(RawMessage)
             .where(RawMessage.id == raw_id, RawMessage.state == RawState.PENDING.value)
@@ -118,11 +134,13 @@ class SqlMailbox(SqlRepository):
         )
 
     def mark_processed(self, raw_id: str, outcome: str, now: datetime) -> None:
-        row = self.session.get(RawMessage, raw_id)
-        assert row is not None
-        row.state = RawState.PROCESSED.value
-        row.outcome = outcome
-        row.processed_at = now
+        # One UPDATE: the claimed row (and its sealed bytes) is not loaded again for this.
+        done = self.session.execute(
+            update(RawMessage)
+            .where(RawMessage.id == raw_id)
+            .values(state=RawState.PROCESSED.value, outcome=outcome, processed_at=now)
+        )
+        assert cast(CursorResult[Any], done).rowcount == 1
 
     def record_failure(
         self, raw_id: str, error_kind: str, detail: str, max_attempts: int, now: datetime

@@ -10,11 +10,13 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from mailbot.adapters.db.models import AuditEvent, AuditHead, DeadlineStep, Lease
 from mailbot.adapters.db.models import Extension as ExtensionRow
 from mailbot.adapters.db.models import Pause as PauseRow
 from mailbot.adapters.db.repos.base import SqlRepository
+from mailbot.adapters.db.vault import Vault
 from mailbot.domain.audit_chain import GENESIS, ChainedEvent, link_hash
 from mailbot.domain.deadlines import Extension, Pause
 from mailbot.domain.model import AuditRecord
@@ -39,6 +41,36 @@ class SqlAudit(SqlRepository):
     same place in the chain nor link to the same predecessor; the second waits for the first's
     commit and then links to its event. A rolled-back transaction takes its events and its head
     update with it, so the chain stays whole."""
+
+    def __init__(self, session: Session, vault: Vault) -> None:
+        super().__init__(session, vault)
+        #: (seq, hash) of the last event this transaction appended, and what the head row holds
+        #: as this transaction last wrote it. Events after the first link in memory; the head
+        #: row is moved once, by ``write_head``, before each savepoint release and the commit
+        #: (``SqlUnitOfWork``): two statements per event became about one per message.
+        self._last: tuple[int, str] | None = None
+        self._written: tuple[int, str] | None = None
+
+    def forget_last(self) -> None:
+        """After a savepoint rolled back (its events and head update with it): the next event
+        locks and reads the head again."""
+        self._last = self._written = None
+
+    def write_head(self) -> None:
+        """Move the head to the last event appended. Guarded on what this transaction left in
+        the head row (seq and hash), so a head moved by anyone else fails loudly, never links
+        two events to one predecessor."""
+        if self._last is None or self._last == self._written:
+            return
+        assert self._written is not None
+        moved = self.session.connection().execute(
+            update(AuditHead)
+            .where(AuditHead.id == 1, AuditHead.seq == self._written[0], AuditHead.hash == self._written[1])
+            .values(seq=self._last[0], hash=self._last[1])
+        )
+        if moved.rowcount != 1:
+            raise RuntimeError("the audit chain head moved under this transaction")
+        self._written = self._last
 
     def _next_link(self) -> tuple[int, str]:
         """(sequence number, previous hash) for the event about to be written, head locked."""
@@ -70,10 +102,15 @@ class SqlAudit(SqlRepository):
         actor: str = "mailbot",
         **detail: Any,
     ) -> None:
-        seq, prev = self._next_link()
         # What is hashed is what a later read returns: JSON-native detail, microsecond UTC time.
         detail = json.loads(json.dumps(detail, default=str))
+        if self._last is None:
+            seq, prev = self._next_link()  # the head row now holds (seq, prev): ours, locked
+            self._written = (seq, prev)
+        else:
+            seq, prev = self._last[0] + 1, self._last[1]
         digest = link_hash(prev, seq, now, kind, actor, ticket_id, customer_id, detail)
+        self._last = (seq, digest)
         self.session.add(
             AuditEvent(
                 seq=seq,
@@ -86,12 +123,6 @@ class SqlAudit(SqlRepository):
                 actor=actor,
                 detail=detail,
             )
-        )
-        self.session.execute(
-            update(AuditHead)
-            .where(AuditHead.id == 1)
-            .values(hash=digest)
-            .execution_options(synchronize_session=False)
         )
 
     def of_ticket(self, ticket_id: str) -> list[AuditRecord]:
@@ -133,6 +164,7 @@ class SqlAudit(SqlRepository):
         )
 
     def head(self) -> tuple[int, str] | None:
+        self.write_head()  # this transaction's own events first
         row = self.session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
         return (int(row[0]), str(row[1])) if row is not None else None
 

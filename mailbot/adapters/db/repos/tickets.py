@@ -218,7 +218,8 @@ class SqlMessages(SqlRepository):
                 meta_enc=sealed("meta", json.dumps(message.meta, default=str)),
             )
         )
-        self.session.flush()  # no ORM relationships: flush so attachments can reference the row
+        # Not flushed here: the next query's autoflush writes it (add_attachment's get is one, so
+        # the row exists before an attachment references it), batching it with what follows.
         return row_id
 
     def of_customer(self, customer_id: str) -> list[StoredMessage]:

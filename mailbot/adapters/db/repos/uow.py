@@ -16,7 +16,7 @@ from mailbot.adapters.db.repos.privacy import SqlPrivacy
 from mailbot.adapters.db.repos.records import SqlAudit, SqlDecisions, SqlLeases, SqlSteps
 from mailbot.adapters.db.repos.staff import SqlStaffAccounts
 from mailbot.adapters.db.repos.tickets import SqlMessages, SqlTickets
-from mailbot.adapters.db.vault import Vault
+from mailbot.adapters.db.vault import SYSTEM_KEY_INFO, Vault
 from mailbot.services.repositories import Conflict
 
 
@@ -39,6 +39,20 @@ class SqlUnitOfWork:
         self.erasures = SqlErasures(session, vault)
         self.staff_accounts = SqlStaffAccounts(session, vault)
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """SAVEPOINT … RELEASE (flushing first, so a failing insert fails inside), or ROLLBACK TO
+        SAVEPOINT when the block raises; the exception goes on to the caller."""
+        try:
+            with self.session.begin_nested():
+                yield
+                self.audit.write_head()
+        except BaseException:
+            # What this transaction remembered may have been made inside the savepoint.
+            self.session.info.pop(SYSTEM_KEY_INFO, None)
+            self.audit.forget_last()
+            raise
+
 
 class SqlDatabase:
     """Implements ``mailbot.services.repositories.Database``: commit on success, roll back on any
@@ -53,7 +67,9 @@ class SqlDatabase:
         session = self.sessions()
         try:
             with session.begin():
-                yield SqlUnitOfWork(session, self.vault)
+                uow = SqlUnitOfWork(session, self.vault)
+                yield uow
+                uow.audit.write_head()  # the chain head moved once, to this transaction's last event
         except IntegrityError as exc:
             raise Conflict(str(exc.orig).splitlines()[0] if exc.orig else "conflict") from exc
         finally:
