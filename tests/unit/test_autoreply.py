@@ -251,6 +251,9 @@ def test_a_calendar_file_named_in_text_is_not_a_calendar_message() -> None:
     assert detect_automated(parsed, ORG).reasons == ()
 
 
-@pytest.mark.parametrize("local", ["notifications", "notification", "notify", "notifications-noreply"])
+@pytest.mark.parametrize(
+    "local",
+    ["notifications", "notification", "notify", "notifications-noreply", "news", "newsletter", "nieuwsbrief"],
+)
 def test_notification_mailboxes_are_machine_senders(local: str) -> None:
     assert is_machine_sender(f"{local}@calendly.example")
