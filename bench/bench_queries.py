@@ -29,7 +29,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-PG_ADMIN = os.environ.get("MAILBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+sys.path.insert(0, str(REPO / "bench"))
+from kill9 import drop_pg, pg_database  # noqa: E402  (one way to make and drop a bench database)
 
 GROW = """
 INSERT INTO tickets (id, ref, category, status, customer_id, language, triage, rule, confidence,
@@ -50,26 +51,6 @@ SELECT md5('bench' || i)::uuid::text,
        false, at, false
 FROM (SELECT i, now() - (:n - i) * interval '5 minutes' AS at FROM generate_series(1, :n) AS i) AS g
 """
-
-
-def pg_database(name: str) -> str:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as db:
-        db.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        db.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN.rpartition("/")[0] + "/" + name
-
-
-def drop_pg(name: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as db:
-        db.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def timed(call: Callable[[], object], runs: int = 7) -> dict[str, float]:
