@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -375,24 +376,52 @@ def drain(
 
 
 def _send_one(database: Database, mailer: Mailer, clock: Clock, policy: OutboxPolicy) -> str | None:
-    with database.transaction() as uow:
-        now = clock()
-        mail = uow.outbox.claim_due(now)
-        if mail is None:
-            return None
-        try:
-            mailer.send(mail.sender, mail.recipients, mail.payload)
-        except TemporaryDeliveryError as exc:
-            if now - mail.created_at >= policy.retry_horizon:
-                return _fail(uow, mail, f"gave up after {mail.attempts} attempts: {exc.detail}", now)
-            uow.outbox.defer(mail.id, now + backoff(mail.attempts, first=policy.retry_first), exc.detail)
-            log.info("send deferred", extra={"outbox_id": mail.id, "attempts": mail.attempts})
-            return "retried"
-        except PermanentDeliveryError as exc:
-            return _fail(uow, mail, exc.detail, now)
-        uow.outbox.mark_sent(mail.id, now)
-        uow.audit.record("mail.sent", now, ticket_id=mail.ticket_id, purpose=mail.purpose, outbox_id=mail.id)
+    accepted: ClaimedMail | None = None  # the server has answered 250 for this one
+    try:
+        with database.transaction() as uow:
+            now = clock()
+            mail = uow.outbox.claim_due(now)
+            if mail is None:
+                return None
+            try:
+                mailer.send(mail.sender, mail.recipients, mail.payload)
+            except TemporaryDeliveryError as exc:
+                if now - mail.created_at >= policy.retry_horizon:
+                    return _fail(uow, mail, f"gave up after {mail.attempts} attempts: {exc.detail}", now)
+                uow.outbox.defer(mail.id, now + backoff(mail.attempts, first=policy.retry_first), exc.detail)
+                log.info("send deferred", extra={"outbox_id": mail.id, "attempts": mail.attempts})
+                return "retried"
+            except PermanentDeliveryError as exc:
+                return _fail(uow, mail, exc.detail, now)
+            accepted = mail
+            _record_sent(uow, mail, now)
         return "sent"
+    except Exception:
+        if accepted is None:
+            raise
+        # The mail is out, but marking it sent did not commit (a deadlock with another worker's
+        # batch, a dropped connection): left pending, the next drain would send it again.
+        _record_sent_again(database, accepted, clock)
+        return "sent"
+
+
+def _record_sent(uow: UnitOfWork, mail: ClaimedMail, now: datetime) -> None:
+    uow.outbox.mark_sent(mail.id, now)
+    uow.audit.record("mail.sent", now, ticket_id=mail.ticket_id, purpose=mail.purpose, outbox_id=mail.id)
+
+
+def _record_sent_again(database: Database, mail: ClaimedMail, clock: Clock, attempts: int = 5) -> None:
+    """Record an accepted mail as sent in fresh transactions (a deadlock is transient)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with database.transaction() as uow:
+                _record_sent(uow, mail, clock())
+            log.warning("sent mail recorded on a second try", extra={"outbox_id": mail.id, "try": attempt})
+            return
+        except Exception:
+            if attempt == attempts:
+                raise
+            time.sleep(0.05 * attempt)
 
 
 def _fail(uow: UnitOfWork, mail: ClaimedMail, detail: str, now: datetime) -> str:

@@ -7,6 +7,7 @@ retries through an outage, permanent failures, and several senders on PostgreSQL
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -274,3 +275,40 @@ def test_bounce_of_an_acknowledgement_marks_it_bounced_and_links_the_ticket(
         attached = [m for m in store.messages_of(ticket) if m.automated]
         assert len(attached) == 1
         assert "mail.bounced" in [e.kind for e in store.audit_events(ticket.id)]
+
+
+class _CommitFailsAfterSend:
+    """The real database, except that the transaction in which a mail went out fails to commit
+    once (as a deadlock with another worker's batch did in the two-worker fault test)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.armed = False
+
+    @contextmanager
+    def transaction(self):
+        with self.inner.transaction() as uow:
+            yield uow
+            if self.armed:
+                self.armed = False
+                raise RuntimeError("deadlock detected")  # rolls the whole transaction back
+
+
+def test_a_mail_the_server_accepted_is_recorded_sent_even_if_that_commit_fails(
+    app: App, smtp_sink: SmtpSink
+) -> None:
+    """Exactly once: the 250 came, so the mail must not stay pending for the next drain."""
+    ingest(app, make_mail(subject="Vraag over de training"))
+    database = _CommitFailsAfterSend(app.database)
+
+    class Arming:
+        def send(self, sender: str, recipients, payload: bytes) -> None:
+            app.mailer.send(sender, recipients, payload)
+            database.armed = True
+
+    first = drain(database, Arming(), app.clock, app.outbox_policy)  # type: ignore[arg-type]
+    assert first.sent == 2 and first.retried == 0
+    assert drain(app.database, app.mailer, app.clock, app.outbox_policy).sent == 0
+    assert len(smtp_sink.messages) == 2  # each delivered once
+    with open_store(app) as store:
+        assert set(store.session.scalars(select(Outbox.status))) == {"sent"}
