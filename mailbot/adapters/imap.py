@@ -496,13 +496,13 @@ class ImapSource:
     def _fetch(self, client: IMAPClient, validity: int, sizes: dict[int, int]) -> list[IncomingMessage]:
         # BODY.PEEK[] rather than BODY[]/RFC822: reading must not set \Seen (R-C17). Mail over the
         # maximum is read only as far as its first bytes (a partial fetch), never whole (issue 13).
-        whole = [uid for uid, size in sizes.items() if not self._oversize(size)]
-        over = [uid for uid, size in sizes.items() if self._oversize(size)]
+        over = {uid for uid, size in sizes.items() if self._oversize(size)}
+        whole = [uid for uid in sizes if uid not in over]
         with self._guard("fetch"):
             data = client.fetch(whole, ["BODY.PEEK[]", "INTERNALDATE"]) if whole else {}
             if over:
                 prefix = f"BODY.PEEK[]<0.{OVERSIZE_PREFIX_BYTES}>"
-                data.update(client.fetch(over, [prefix, "INTERNALDATE"]))
+                data.update(client.fetch(sorted(over), [prefix, "INTERNALDATE"]))
         messages = []
         for uid, size in sizes.items():
             item: dict[bytes, Any] | None = data.get(uid)
@@ -514,7 +514,7 @@ class ImapSource:
                     key=f"{validity}:{uid}",
                     raw=bytes(body),
                     received_at=_as_utc(item.get(b"INTERNALDATE")),
-                    full_size=size if self._oversize(size) else None,
+                    full_size=size if uid in over else None,
                 )
             )
         return messages
