@@ -25,6 +25,17 @@ NO_ACK: frozenset[Category] = frozenset({Category.AUTOMATED, Category.REPLY})
 
 
 @dataclass(frozen=True)
+class Mistake:
+    """One held-out message decided otherwise than its label (file names only: no mail text)."""
+
+    file: str
+    expected: Category
+    got: Category
+    rule: str
+    triage: bool
+
+
+@dataclass(frozen=True)
 class SetScore:
     name: str
     total: int
@@ -35,6 +46,7 @@ class SetScore:
     requests_lost: int  # … filed as "other" without the triage flag (must be zero)
     auto_acked: int  # automated mail put in a category that is acknowledged (must be zero)
     confusion: Counter[tuple[Category, Category]]
+    mistakes: tuple[Mistake, ...] = ()
 
     @property
     def accuracy(self) -> float:
@@ -43,6 +55,7 @@ class SetScore:
 
 def score_set(labelled: LabelledSet, classify: ModelClassifier, org: Organisation) -> SetScore:
     confusion: Counter[tuple[Category, Category]] = Counter()
+    mistakes: list[Mistake] = []
     right = requests = found = exact = lost = loops = 0
     for message in labelled.messages:
         result: Classification = (
@@ -53,6 +66,8 @@ def score_set(labelled: LabelledSet, classify: ModelClassifier, org: Organisatio
         expected = message.category
         confusion[(expected, result.category)] += 1
         right += result.category is expected
+        if result.category is not expected:
+            mistakes.append(Mistake(message.file, expected, result.category, result.rule, result.triage))
         if expected in GDPR_CATEGORIES:
             requests += 1
             found += result.category in GDPR_CATEGORIES
@@ -61,7 +76,16 @@ def score_set(labelled: LabelledSet, classify: ModelClassifier, org: Organisatio
         if expected is Category.AUTOMATED and result.category not in NO_ACK:
             loops += 1
     return SetScore(
-        labelled.name, len(labelled.messages), right, requests, found, exact, lost, loops, confusion
+        labelled.name,
+        len(labelled.messages),
+        right,
+        requests,
+        found,
+        exact,
+        lost,
+        loops,
+        confusion,
+        tuple(mistakes),
     )
 
 

@@ -19,6 +19,7 @@ from mailbot.cli.common import settings_of
 from mailbot.cli.output import json_option, report, table
 
 if TYPE_CHECKING:  # the model's imports (scikit-learn, numpy) load only for the commands using them
+    from mailbot.adapters.model_evaluation import Mistake
     from mailbot.adapters.text_model import Example
     from mailbot.adapters.training_corpus import LabelledSet
 
@@ -120,10 +121,11 @@ def train_command(
 @model.command("evaluate")
 @_CORPUS
 @click.option("--min-mean", type=float, default=None, help="Exit 1 if the mean accuracy is below this.")
+@click.option("--mistakes", is_flag=True, help="Also list each held-out message decided otherwise.")
 @json_option()
 @click.pass_context
 def evaluate_command(
-    ctx: click.Context, corpus: tuple[Path, ...], min_mean: float | None, as_json: bool
+    ctx: click.Context, corpus: tuple[Path, ...], min_mean: float | None, mistakes: bool, as_json: bool
 ) -> None:
     """Leave-one-writer-set-out: per held-out set, a model trained on all the others."""
     from mailbot.adapters.model_evaluation import cross_validate, summarise
@@ -161,6 +163,8 @@ def evaluate_command(
             "requests_lost": summary.requests_lost,
             "auto_acked": summary.auto_acked,
         }
+        if mistakes:
+            data["mistakes"] = [{"set": s.name, **_mistake_row(m)} for s in scores for m in s.mistakes]
         report(True, data, "")
         if min_mean is not None and summary.mean < min_mean:
             sys.exit(1)
@@ -173,6 +177,13 @@ def evaluate_command(
         ],
         "no sets",
     )
+    if mistakes:
+        click.echo("")
+        table(
+            ("HELD-OUT SET", "FILE", "LABEL", "DECIDED", "RULE", "TRIAGE"),
+            [(s.name, *_mistake_row(m).values()) for s in scores for m in s.mistakes],
+            "no mistakes",
+        )
     click.echo(
         f"\nmean {summary.mean:.1%}, worst {summary.worst.name} {summary.worst.accuracy:.1%}; "
         f"rights requests found {summary.request_recall:.1%}, filed as other without triage "
@@ -181,6 +192,16 @@ def evaluate_command(
     )
     if min_mean is not None and summary.mean < min_mean:
         sys.exit(1)
+
+
+def _mistake_row(mistake: Mistake) -> dict[str, Any]:
+    return {
+        "file": mistake.file,
+        "label": mistake.expected.value,
+        "decided": mistake.got.value,
+        "rule": mistake.rule,
+        "triage": "yes" if mistake.triage else "no",
+    }
 
 
 @model.command("show")

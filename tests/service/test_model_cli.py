@@ -3,6 +3,7 @@ training examples that go when the customer is erased (issue 14)."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from mailbot.adapters.maildir import ensure_maildir
 from mailbot.adapters.maildir_sender import deliver_to_maildir
+from mailbot.adapters.training_corpus import category_of
 from tests.support.app import REPO, mailbot_env
 from tests.support.app import run_cli as run
 from tests.support.mail import make_mail
@@ -61,6 +63,26 @@ def test_train_show_evaluate_and_classify_with_the_model(env: dict[str, str], tm
     assert result["category"] == "erasure" and result["rule"] == "model"
     code, out = run(env, "classify", "--rules", rules_dir, "--rules-only", "--json", str(mail))
     assert code == 0 and json.loads(out.splitlines()[-1])["rule"] != "model"
+
+
+def test_evaluate_lists_the_mistakes_behind_its_figures(env: dict[str, str]) -> None:
+    code, out = run(env, "model", "evaluate", *corpus_args(), "--mistakes", "--json")
+    assert code == 0, out
+    data = json.loads(out)
+    labels = {
+        (s.name, row["file"]): row["category"]
+        for s in SETS
+        for row in csv.DictReader((s / "labels.csv").read_text(encoding="utf-8").splitlines())
+    }
+    for held_out in data["sets"]:
+        wrong = [m for m in data["mistakes"] if m["set"] == held_out["name"]]
+        assert len(wrong) == round(held_out["messages"] * (1 - held_out["accuracy"]))
+    for mistake in data["mistakes"]:
+        label = category_of(labels[mistake["set"], mistake["file"]]).value
+        assert mistake["label"] == label and mistake["decided"] != label
+    code, out = run(env, "model", "evaluate", *corpus_args(), "--mistakes")
+    assert code == 0 and "DECIDED" in out
+    assert all(m["file"] in out for m in data["mistakes"])
 
 
 def test_a_damaged_model_file_is_refused_in_one_line(env: dict[str, str], tmp_path: Path) -> None:
