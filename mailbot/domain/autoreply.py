@@ -22,7 +22,7 @@ _SUPPRESS_STOP = frozenset({"all", "oof", "autoreply"})
 _MACHINE_LOCAL = re.compile(
     r"^(?:mailer-daemon|mailer_daemon|maildaemon|post[-_.]?master|owner-.+|.+-owner|.+-request|"
     r"no[-_.]?reply|do[-_.]?not[-_.]?reply|dont[-_.]?reply|noreply[-_.].*|no[-_.]reply[-_.].*|"
-    r"bounces?|bounce[-+_.].*|.+[-+_.]bounces?|mail[-_.]?daemon|notifications?([-_.]?noreply)?|notify|news|newsletters?|nieuwsbrief|"
+    r"bounces?|bounce[-+_.].*|.+[-+_.]bounces?|mail[-_.]?daemon|notifications?([-_.]?noreply)?|notify|news|newsletters?|nieuwsbrief|reports?|alerts?|system|"
     r"auto[-_.]?reply|autoresponder|automailer|mdaemon|majordomo|listserv|sympa)$",
     re.IGNORECASE,
 )

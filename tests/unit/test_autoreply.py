@@ -253,7 +253,23 @@ def test_a_calendar_file_named_in_text_is_not_a_calendar_message() -> None:
 
 @pytest.mark.parametrize(
     "local",
-    ["notifications", "notification", "notify", "notifications-noreply", "news", "newsletter", "nieuwsbrief"],
+    [
+        "notifications",
+        "notification",
+        "notify",
+        "notifications-noreply",
+        "news",
+        "newsletter",
+        "nieuwsbrief",
+        "reports",
+        "alerts",
+        "system",
+    ],
 )
 def test_notification_mailboxes_are_machine_senders(local: str) -> None:
     assert is_machine_sender(f"{local}@calendly.example")
+
+
+@pytest.mark.parametrize("local", ["report.team", "systeembeheer", "alert.jansen", "newsdesk"])
+def test_people_whose_address_only_starts_like_a_robot_are_not_machine_senders(local: str) -> None:
+    assert not is_machine_sender(f"{local}@example.nl")
