@@ -76,6 +76,10 @@ class Classification:
     ticket_ref: str | None = None
     automated: bool = False
     automated_reasons: tuple[str, ...] = field(default=())
+    #: R-B1's promise carried by the subject when the category does not carry it: "rugklachten"
+    #: in the subject of a question is no complaint, yet "klacht" in the subject was promised an
+    #: answer within 48 hours — the ticket keeps the complaint's first-answer clock.
+    first_answer_as: Category | None = None
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,10 @@ def open_ticket(
     local_year = raw.received_at.astimezone(ZoneInfo(org.timezone)).year
     # Any: the calculator's keys are exactly Ticket's deadline fields (bootstrap.deadline_calculator).
     due: dict[str, Any] = dict(deadlines(category, raw.received_at))
+    if c.first_answer_as is not None:  # the subject's promise (R-B1) outlives a different category
+        promised = deadlines(c.first_answer_as, raw.received_at).get("first_response_due")
+        if promised is not None and (due.get("first_response_due") or promised) >= promised:
+            due["first_response_due"] = promised
     ticket = Ticket(
         id=new_id(),
         ref=uow.tickets.next_ref(org.ticket_prefix, local_year),

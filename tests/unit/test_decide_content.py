@@ -5,6 +5,7 @@ from __future__ import annotations
 from mailbot.domain.classifier import (
     CONFIDENT,
     GDPR_PLAUSIBLE,
+    OTHER_OVER_OVERRIDE,
     REQUEST_OVER_OVERRIDE,
     Prediction,
     decide_content,
@@ -96,3 +97,17 @@ def test_the_company_override_wins_unless_the_words_are_clearly_a_request() -> N
     assert led.category is C.ERASURE
     assert led.secondary is C.COMPLAINT
     assert "klacht" in led.evidence
+
+
+def test_a_klacht_subject_over_words_clearly_not_a_complaint_is_other_and_keeps_its_promise() -> None:
+    """ "Rugklachten - kan de sessie staand?": the subject's promise stays, the category follows the
+    words, and a human looks (the model can be wrong where the company promised 48 hours)."""
+    override = Classification(
+        category=C.COMPLAINT, rule="complaint.subject-keyword", confidence=1.0, evidence=("klachten",)
+    )
+    kept = decide_content(shares(other=OTHER_OVER_OVERRIDE - 0.05), "nl", override=override)
+    assert kept is override and kept.first_answer_as is None
+    other = decide_content(shares(other=OTHER_OVER_OVERRIDE + 0.05), "nl", override=override)
+    assert other.category is C.OTHER and other.rule == "model"
+    assert other.triage and other.first_answer_as is C.COMPLAINT
+    assert "klachten" in other.evidence and other.evidence[0].startswith("p(other)=")
