@@ -84,6 +84,9 @@ _CANDIDATE = re.compile(
     re.IGNORECASE,
 )
 _BLANK_SPLIT = re.compile(r"\n[ \t]*\n")
+# A postscript below the sign-off is the writer's own words again, and people put requests there
+# ("PS: jullie hoeven verder niets van mij te bewaren, mag allemaal weg").
+_POSTSCRIPT = re.compile(r"^\s*(?:p\.?\s?p?\.?\s?s\b\.?|n\.?\s?b\.?(?=[\s:]))\s*[:.,-]?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,8 @@ def split_text(text: str, subject: str = "") -> MessageText:
             quoted.append(line)
             i += 1
             continue
+        if mode == "sig" and _POSTSCRIPT.match(line):
+            mode, target = "own", own
         if mode == "sig":
             i += 1
             continue

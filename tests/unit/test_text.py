@@ -55,6 +55,18 @@ def test_signature_after_closing_formula_is_removed() -> None:
     assert current_text(body) == "Graag een nieuwe afspraak."
 
 
+@pytest.mark.parametrize("marker", ["P.S.", "PS:", "Ps.", "PPS", "N.B.", "NB:"])
+def test_a_postscript_below_the_sign_off_is_the_writers_own_words(marker: str) -> None:
+    body = (
+        "Ik kan de laatste sessie niet.\n\nGroet,\nNiels\nTel. 06-12345678\n\n"
+        f"{marker} als het traject klaar is mag alles van mij weg."
+    )
+    own = split_text(body).own
+    assert own.startswith("Ik kan de laatste sessie niet.")
+    assert own.endswith(f"{marker} als het traject klaar is mag alles van mij weg.")
+    assert "Niels" not in own and "06-12345678" not in own
+
+
 def test_sig_dash_delimiter() -> None:
     assert (
         current_text("Wanneer is de training?\n-- \nJan | verwijder dit bericht") == "Wanneer is de training?"
