@@ -43,8 +43,12 @@ class ParsedCache:
         self._items: OrderedDict[str, tuple[ParsedMail, int]] = OrderedDict()
         self._bytes = 0
 
+    def keeps(self, size: int) -> bool:
+        """Whether a parse of a message of ``size`` bytes would be kept at all."""
+        return size <= self.largest
+
     def put(self, raw_id: str, parsed: ParsedMail, size: int = 0) -> None:
-        if size > self.largest:
+        if not self.keeps(size):
             return
         self._items[raw_id] = (parsed, size)
         self._bytes += size
@@ -87,15 +91,17 @@ def store_incoming(
         return None
     now = clock()
     parsed = try_parse(message.raw)
-    address = parsed.from_address if parsed else None
-    customer = (
-        uow.customers.find_or_create(address, parsed.from_name if parsed else None, now) if address else None
+    address, name, message_id = (
+        (parsed.from_address, parsed.from_name, parsed.message_id) if parsed else (None,) * 3
     )
+    if cache is None or not cache.keeps(len(message.raw)):
+        parsed = None  # not kept: let its MIME text go before the message is sealed (issue 15)
+    customer = uow.customers.find_or_create(address, name, now) if address else None
     raw_id = uow.mailbox.add_if_new(
         source=source_name,
         key=message.key,
         raw=message.raw,
-        message_id=parsed.message_id if parsed else None,
+        message_id=message_id,
         customer_id=customer.id if customer else None,
         received_at=message.received_at or now,
         now=now,
