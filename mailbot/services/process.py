@@ -264,6 +264,7 @@ def _claim_and_handle(
         parsed = parse_message(raw.raw)
         raw = replace(raw, raw=b"")
     outcome = handle(uow, processor, raw, now, parsed)
+    del parsed  # its attachments' bytes need not be held while the row is rewritten (issue 15)
     uow.mailbox.mark_processed(raw_id, outcome, now)
     return outcome
 
