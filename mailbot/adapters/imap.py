@@ -42,7 +42,7 @@ SECURITY_MODES = ("tls", "starttls", "plain")
 AFTER_MODES = ("move", "flag")
 PROCESSED_KEYWORD = "$MailbotProcessed"
 IDLE_REISSUE_SECONDS = 29 * 60  # RFC 2177 §3: servers may drop an IDLE after 30 minutes (R-C19)
-DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_BATCH_BYTES = 16 * 1024 * 1024  # a batch is held whole: bytes, then sealed (issue 15)
 
 _ADDRESS_LIKE = re.compile(r"[^\s<>\"']+@[^\s<>\"']+")
 
