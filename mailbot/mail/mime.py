@@ -52,6 +52,7 @@ class _Irregular(Exception):
 
 
 ContentTypes = dict[int, str]  # id() of a part → its get_content_type()
+_Leaf = tuple[Message, int, int]  # a part whose payload is text[start:end], set after the build
 
 
 def content_type(part: Message, types: ContentTypes) -> str:
@@ -68,11 +69,20 @@ def message_from_bytes(raw: bytes, types: ContentTypes | None = None) -> Message
     """
     text = raw.decode("ascii", "surrogateescape")  # what BytesParser does before parsing
     seen: ContentTypes = {} if types is None else types
+    leaves: list[_Leaf] = []
     try:
-        root = _build(text, seen)
+        root = _build(text, seen, leaves=leaves)
     except (_Irregular, RecursionError):
         seen.clear()  # the ids of the discarded parts may come back in the stdlib's tree
         return email.message_from_string(text, policy=compat32)
+    # The payloads are cut from the bytes once the text is gone, so a large attachment is not
+    # held three times at once (bytes, text, payload; issue 15). One byte is one character in
+    # this decoding, so a range of the bytes decodes to that range of the text.
+    del text
+    view = memoryview(raw)
+    for msg, start, end in leaves:
+        msg.set_payload(str(view[start:end], "ascii", "surrogateescape"))
+    view.release()
     if seen[id(root)].startswith("multipart/") and not root.is_multipart():
         _defect(root, errors.MultipartInvariantViolationDefect())  # as FeedParser.close()
     return root
@@ -89,6 +99,7 @@ def _build(
     depth: int = 0,
     start: int = 0,
     end: int | None = None,
+    leaves: list[_Leaf] | None = None,
 ) -> Message:
     """One message or body part, ``text[start:end]``: its header block, then its body by type.
 
@@ -98,7 +109,8 @@ def _build(
     ``depth``: deep nesting (a torture test or an attack, never a customer) goes to the stdlib
     parser rather than this recursion. Parts are read in place, by offsets into the one decoded
     text, and only a leaf's payload is copied out: slicing every level's body (as this builder
-    once did) held four or five copies of a large attachment at once (issue 15).
+    once did) held four or five copies of a large attachment at once (issue 15). ``leaves``, if
+    given, receives those payloads as ranges for the caller to set; else they are set here.
     """
     if depth > _MAX_DEPTH:
         raise _Irregular
@@ -111,12 +123,19 @@ def _build(
     if ctype == "message/delivery-status":
         _delivery_status(msg, text[body_start:end], types)
     elif maintype == "message":
-        msg.attach(_build(text, types, before_boundary, depth + 1, body_start, end))
+        msg.attach(_build(text, types, before_boundary, depth + 1, body_start, end, leaves))
     elif maintype == "multipart":
-        _multipart(msg, text, body_start, end, types, before_boundary, depth)
+        _multipart(msg, text, body_start, end, types, before_boundary, depth, leaves)
     else:
-        msg.set_payload(text[body_start : _eol_end(text, body_start, end) if before_boundary else end])
+        _leaf(msg, text, body_start, _eol_end(text, body_start, end) if before_boundary else end, leaves)
     return msg
+
+
+def _leaf(msg: Message, text: str, start: int, end: int, leaves: list[_Leaf] | None) -> None:
+    if leaves is None:
+        msg.set_payload(text[start:end])
+    else:
+        leaves.append((msg, start, end))
 
 
 def _parse_head(text: str, pos: int = 0, end: int | None = None) -> tuple[Message, int]:
@@ -226,7 +245,14 @@ def _boundary_lines(text: str, separator: str, begin: int, end: int) -> list[tup
 
 
 def _multipart(
-    msg: Message, text: str, begin: int, end: int, types: ContentTypes, before_boundary: bool, depth: int
+    msg: Message,
+    text: str,
+    begin: int,
+    end: int,
+    types: ContentTypes,
+    before_boundary: bool,
+    depth: int,
+    leaves: list[_Leaf] | None,
 ) -> None:
     """The body ``text[begin:end]`` of the multipart ``msg``: its parts, preamble and epilogue."""
     separator = boundary(msg)
@@ -240,7 +266,7 @@ def _multipart(
     if not lines or lines[0][2]:
         # no part starts: the whole text up to a close boundary is the payload, as a string
         _defect(msg, errors.StartBoundaryNotFoundDefect())
-        msg.set_payload(text[begin : lines[0][0] if lines else end])
+        _leaf(msg, text, begin, lines[0][0] if lines else end, leaves)
         msg.epilogue = None if before_boundary else ""
         return
     first = lines[0][0]
@@ -251,7 +277,7 @@ def _multipart(
     for (_, part_start, _), part_end in zip(lines, ends, strict=False):
         if part_start == part_end and part_end != end:
             raise _Irregular  # two boundary lines in a row: the feed parser skips both
-        msg.attach(_build(text, types, True, depth + 1, part_start, part_end))
+        msg.attach(_build(text, types, True, depth + 1, part_start, part_end, leaves))
     if not closed:
         _defect(msg, errors.CloseBoundaryNotFoundDefect())
         return  # the epilogue stays None
