@@ -8,19 +8,14 @@ from __future__ import annotations
 
 import base64
 import random
-import tracemalloc
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from mailbot.adapters.db.models import Attachment
-from mailbot.bootstrap import App, build_app
-from mailbot.config import load_settings
-from tests.integration.test_ingest_imap import fetch
-from tests.support.app import mailbot_env
+from mailbot.bootstrap import App
+from tests.integration.test_ingest_imap import app, fetch  # noqa: F401  (app: the IMAP app fixture)
 from tests.support.dovecot import DovecotServer
-from tests.support.fakes import keyword_classifier
+from tests.support.memory import python_peak
 from tests.support.store import open_store
 
 SIZE = 10_000_000
@@ -42,35 +37,12 @@ def large_mail(size: int) -> bytes:
     return head + base64.encodebytes(data).replace(b"\n", b"\r\n") + tail
 
 
-@pytest.fixture
-def app(tmp_path: Path, database_url: str, clock, imap: DovecotServer) -> App:
-    env = mailbot_env(
-        tmp_path,
-        database_url,
-        {
-            "MAILBOT_IMAP__HOST": "127.0.0.1",
-            "MAILBOT_IMAP__PORT": str(imap.port),
-            "MAILBOT_IMAP__SECURITY": "plain",
-            "MAILBOT_IMAP__USERNAME": imap.user,
-            "MAILBOT_IMAP__PASSWORD": imap.password,
-        },
-    )
-    application = build_app(load_settings(None, env), clock=clock, classifier=keyword_classifier)
-    yield application
-    application.close()
-
-
-def test_a_ten_megabyte_message_is_handled_in_few_copies(app: App, imap: DovecotServer) -> None:
+def test_a_ten_megabyte_message_is_handled_in_few_copies(app: App, imap: DovecotServer) -> None:  # noqa: F811
     raw = large_mail(SIZE)
     assert len(raw) < app.settings.processing.max_message_bytes
     imap.append(raw)
 
-    tracemalloc.start()
-    try:
-        summary = fetch(app)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    summary, peak = python_peak(lambda: fetch(app))
 
     assert summary.fetched == 1 and summary.tickets_opened == 1 and summary.quarantined == 0
     assert peak < 4.5 * len(raw), f"peak Python allocation {peak / len(raw):.1f}x the message"
