@@ -275,8 +275,10 @@ class Keyring:
         return self._hmac(_FINGERPRINT_PURPOSE, raw)
 
     def _hmac(self, purpose: str, payload: bytes) -> str:
-        message = purpose.encode("utf-8") + b"\x00" + payload
-        return hmac.new(self._index_key, message, hashlib.sha256).hexdigest()
+        # purpose NUL payload, fed in pieces: joined, a whole raw message was copied (issue 15).
+        mac = hmac.new(self._index_key, purpose.encode("utf-8") + b"\x00", hashlib.sha256)
+        mac.update(payload)
+        return mac.hexdigest()
 
 
 def _check_dek(dek: bytes) -> AESGCM:
@@ -303,7 +305,8 @@ def key_id_of(ciphertext: bytes) -> int:
 
 def open_sealed(dek: bytes, ciphertext: bytes, context: Context) -> bytes:
     key_id = key_id_of(ciphertext)
-    nonce, body = ciphertext[5:_HEADER_BYTES], ciphertext[_HEADER_BYTES:]
+    # A view, not a slice: a slice copied the whole ciphertext (a raw message) before decrypting.
+    nonce, body = ciphertext[5:_HEADER_BYTES], memoryview(ciphertext)[_HEADER_BYTES:]
     try:
         return _check_dek(dek).decrypt(nonce, body, context.aad(key_id))
     except InvalidTag as exc:

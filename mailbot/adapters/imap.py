@@ -42,7 +42,7 @@ SECURITY_MODES = ("tls", "starttls", "plain")
 AFTER_MODES = ("move", "flag")
 PROCESSED_KEYWORD = "$MailbotProcessed"
 IDLE_REISSUE_SECONDS = 29 * 60  # RFC 2177 §3: servers may drop an IDLE after 30 minutes (R-C19)
-DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_BATCH_BYTES = 16 * 1024 * 1024  # a batch is held whole: bytes, then sealed (issue 15)
 
 _ADDRESS_LIKE = re.compile(r"[^\s<>\"']+@[^\s<>\"']+")
 
@@ -99,6 +99,19 @@ def _as_utc(value: object) -> datetime | None:
     if value.tzinfo is None:  # imapclient only does this when normalise_times is on
         value = value.astimezone()
     return value.astimezone(UTC)
+
+
+def _quiet(client: IMAPClient) -> None:
+    """Stop imaplib formatting every response for a debug log nobody reads.
+
+    imapclient sets imaplib's ``debug`` to 5 and routes its messages to the ``imapclient.imaplib``
+    logger, which is capped at INFO above: imaplib still built the ``repr`` of every literal
+    before dropping it, a message's size three times over (a 24 MB mail held 76 MB for a moment,
+    and took the time to format it: issue 15). Nothing is logged either way.
+    """
+    imap = getattr(client, "_imap", None)  # test doubles of the client have none
+    if imap is not None:
+        imap.debug = 0
 
 
 class ImapSource:
@@ -361,6 +374,7 @@ class ImapSource:
                 ssl_context=context if self.security == "tls" else None,
                 timeout=self.timeout,
             )
+        _quiet(client)
         try:
             with self._guard("starttls", drop=False):
                 if self.security == "starttls":

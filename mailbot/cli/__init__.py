@@ -40,8 +40,10 @@ def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
       eval "$(_MAILBOT_COMPLETE=bash_source mailbot)"
     """
     from mailbot import logsetup
+    from mailbot.adapters.malloc import map_large_blocks_apart
 
     logsetup.configure(verbose)
+    map_large_blocks_apart()
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
     ctx.obj["verbose"] = verbose

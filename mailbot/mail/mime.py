@@ -52,6 +52,7 @@ class _Irregular(Exception):
 
 
 ContentTypes = dict[int, str]  # id() of a part → its get_content_type()
+_Leaf = tuple[Message, int, int]  # a part whose payload is text[start:end], set after the build
 
 
 def content_type(part: Message, types: ContentTypes) -> str:
@@ -68,11 +69,20 @@ def message_from_bytes(raw: bytes, types: ContentTypes | None = None) -> Message
     """
     text = raw.decode("ascii", "surrogateescape")  # what BytesParser does before parsing
     seen: ContentTypes = {} if types is None else types
+    leaves: list[_Leaf] = []
     try:
-        root = _build(text, seen)
+        root = _build(text, seen, leaves=leaves)
     except (_Irregular, RecursionError):
         seen.clear()  # the ids of the discarded parts may come back in the stdlib's tree
         return email.message_from_string(text, policy=compat32)
+    # The payloads are cut from the bytes once the text is gone, so a large attachment is not
+    # held three times at once (bytes, text, payload; issue 15). One byte is one character in
+    # this decoding, so a range of the bytes decodes to that range of the text.
+    del text
+    view = memoryview(raw)
+    for msg, start, end in leaves:
+        msg.set_payload(str(view[start:end], "ascii", "surrogateescape"))
+    view.release()
     if seen[id(root)].startswith("multipart/") and not root.is_multipart():
         _defect(root, errors.MultipartInvariantViolationDefect())  # as FeedParser.close()
     return root
@@ -82,61 +92,79 @@ def _defect(msg: Message, defect: errors.MessageDefect) -> None:
     compat32.handle_defect(msg, defect)
 
 
-def _build(text: str, types: ContentTypes, before_boundary: bool = False, depth: int = 0) -> Message:
-    """One message or body part: its header block, then its body by content type.
+def _build(
+    text: str,
+    types: ContentTypes,
+    before_boundary: bool = False,
+    depth: int = 0,
+    start: int = 0,
+    end: int | None = None,
+    leaves: list[_Leaf] | None = None,
+) -> Message:
+    """One message or body part, ``text[start:end]``: its header block, then its body by type.
 
     ``before_boundary``: a boundary line follows this text. RFC 2046 gives the newline before it to
     the boundary; the feed parser takes it off the last message it created while reading the
     part (a leaf's payload, a multipart's epilogue, an embedded message's innermost last part).
-    ``depth``: every level slices its own copy of its text, so deep nesting (a torture test or an
-    attack, never a customer) goes to the stdlib parser instead of costing size × depth memory.
+    ``depth``: deep nesting (a torture test or an attack, never a customer) goes to the stdlib
+    parser rather than this recursion. Parts are read in place, by offsets into the one decoded
+    text, and only a leaf's payload is copied out: slicing every level's body (as this builder
+    once did) held four or five copies of a large attachment at once (issue 15). ``leaves``, if
+    given, receives those payloads as ranges for the caller to set; else they are set here.
     """
     if depth > _MAX_DEPTH:
         raise _Irregular
-    msg, body_start = _parse_head(text)
-    body = text[body_start:]
+    end = len(text) if end is None else end
+    msg, body_start = _parse_head(text, start, end)
     ctype = types[id(msg)] = msg.get_content_type()
     maintype = ctype.partition("/")[0]
     if ctype == "multipart/digest":
         raise _Irregular  # its parts default to message/rfc822
     if ctype == "message/delivery-status":
-        _delivery_status(msg, body, types)
+        _delivery_status(msg, text[body_start:end], types)
     elif maintype == "message":
-        msg.attach(_build(body, types, before_boundary, depth + 1))
+        msg.attach(_build(text, types, before_boundary, depth + 1, body_start, end, leaves))
     elif maintype == "multipart":
-        _multipart(msg, body, types, before_boundary, depth)
+        _multipart(msg, text, body_start, end, types, before_boundary, depth, leaves)
     else:
-        msg.set_payload(_strip_eol(body) if before_boundary else body)
+        _leaf(msg, text, body_start, _eol_end(text, body_start, end) if before_boundary else end, leaves)
     return msg
 
 
-def _parse_head(text: str, pos: int = 0) -> tuple[Message, int]:
-    """The header block from ``pos`` as a ``Message``, and where its body starts.
+def _leaf(msg: Message, text: str, start: int, end: int, leaves: list[_Leaf] | None) -> None:
+    if leaves is None:
+        msg.set_payload(text[start:end])
+    else:
+        leaves.append((msg, start, end))
+
+
+def _parse_head(text: str, pos: int = 0, end: int | None = None) -> tuple[Message, int]:
+    """The header block from ``pos`` (up to ``end``) as a ``Message``, and where its body starts.
 
     The header block ends at the first line that is neither a header field nor a continuation:
     a blank line, which is dropped, or a body line, which is kept (a defect, as in the stdlib).
     """
     msg = Message(policy=compat32)
-    end = len(text)
+    end = len(text) if end is None else end
     block_end = pos
-    special = text.startswith(_SPECIAL_FIRST, pos)
+    special = text.startswith(_SPECIAL_FIRST, pos, end)
     if not special:
         # A field is its first line plus continuation lines, and header_source_parse of the whole
         # field equals that of its lines: _FIELD yields that (name, value) pair directly.
         set_raw = msg.set_raw
         match = _FIELD.match
-        while (field := match(text, block_end)) is not None:
+        while (field := match(text, block_end, end)) is not None:
             set_raw(*field.groups())
             block_end = field.end()
-        special = text.startswith(_SPECIAL_LATER, block_end)
+        special = text.startswith(_SPECIAL_LATER, block_end, end)
         if special:
             msg = Message(policy=compat32)  # start over, line by line
     if special:
-        block_end = _HEADER_BLOCK.match(text, pos).end()  # type: ignore[union-attr]  # matches ''
+        block_end = _HEADER_BLOCK.match(text, pos, end).end()  # type: ignore[union-attr]  # matches ''
     if block_end == end:
         body_start = end
     elif text[block_end] in "\r\n":  # the blank line, dropped like the feed parser does
-        body_start = block_end + (2 if text.startswith("\r\n", block_end) else 1)
+        body_start = block_end + (2 if text.startswith("\r\n", block_end, end) else 1)
     else:  # a line that is not a header field starts the body
         body_start = block_end
         _defect(msg, errors.MissingHeaderBodySeparatorDefect())
@@ -193,29 +221,40 @@ def _delivery_status(msg: Message, body: str, types: ContentTypes) -> None:
             return
 
 
-def _boundary_lines(body: str, separator: str) -> list[tuple[int, int, bool]]:
-    """(line start, line end, is the close boundary) of each boundary line, up to the close one.
+def _boundary_lines(text: str, separator: str, begin: int, end: int) -> list[tuple[int, int, bool]]:
+    """(line start, line end, is the close boundary) of each boundary line of ``text[begin:end]``,
+    up to the close one (offsets into ``text``).
 
     A boundary line is what the feed parser's ``boundaryre`` accepts: at the start of a line, the
     separator, an optional "--", optional blanks, then the end of the line.
     """
     lines: list[tuple[int, int, bool]] = []
     size = len(separator)
-    start = body.find(separator)
+    start = text.find(separator, begin, end)
     while start >= 0:
-        if start == 0 or body[start - 1] in "\r\n":
-            eol = _EOL.search(body, start)
-            content_end, line_end = (eol.start(), eol.end()) if eol else (len(body), len(body))
-            rest = body[start + size : content_end].rstrip(" \t")
+        if start == begin or text[start - 1] in "\r\n":
+            eol = _EOL.search(text, start, end)
+            content_end, line_end = (eol.start(), eol.end()) if eol else (end, end)
+            rest = text[start + size : content_end].rstrip(" \t")
             if rest in ("", "--"):
                 lines.append((start, line_end, rest == "--"))
                 if rest == "--":
                     break
-        start = body.find(separator, start + 1)
+        start = text.find(separator, start + 1, end)
     return lines
 
 
-def _multipart(msg: Message, body: str, types: ContentTypes, before_boundary: bool, depth: int) -> None:
+def _multipart(
+    msg: Message,
+    text: str,
+    begin: int,
+    end: int,
+    types: ContentTypes,
+    before_boundary: bool,
+    depth: int,
+    leaves: list[_Leaf] | None,
+) -> None:
+    """The body ``text[begin:end]`` of the multipart ``msg``: its parts, preamble and epilogue."""
     separator = boundary(msg)
     if separator is None:
         raise _Irregular  # NoBoundaryInMultipartDefect
@@ -223,30 +262,37 @@ def _multipart(msg: Message, body: str, types: ContentTypes, before_boundary: bo
         raise _Irregular  # a folded boundary: the feed parser matches line by line
     if str(msg.get("content-transfer-encoding", "8bit")).lower() not in _REGULAR_CTE:
         raise _Irregular  # InvalidMultipartContentTransferEncodingDefect
-    lines = _boundary_lines(body, "--" + separator)
+    lines = _boundary_lines(text, "--" + separator, begin, end)
     if not lines or lines[0][2]:
         # no part starts: the whole text up to a close boundary is the payload, as a string
         _defect(msg, errors.StartBoundaryNotFoundDefect())
-        msg.set_payload(body[: lines[0][0]] if lines else body)
+        _leaf(msg, text, begin, lines[0][0] if lines else end, leaves)
         msg.epilogue = None if before_boundary else ""
         return
     first = lines[0][0]
-    if first:
-        msg.preamble = _strip_eol(body[:first])  # RFC 2046: the last newline belongs to the boundary
+    if first > begin:  # RFC 2046: the last newline belongs to the boundary
+        msg.preamble = text[begin : _eol_end(text, begin, first)]
     closed = lines[-1][2]
-    ends = [start for start, _, _ in lines[1:]] + ([] if closed else [len(body)])
+    ends = [start for start, _, _ in lines[1:]] + ([] if closed else [end])
     for (_, part_start, _), part_end in zip(lines, ends, strict=False):
-        if part_start == part_end and part_end != len(body):
+        if part_start == part_end and part_end != end:
             raise _Irregular  # two boundary lines in a row: the feed parser skips both
-        msg.attach(_build(body[part_start:part_end], types, before_boundary=True, depth=depth + 1))
+        msg.attach(_build(text, types, True, depth + 1, part_start, part_end, leaves))
     if not closed:
         _defect(msg, errors.CloseBoundaryNotFoundDefect())
         return  # the epilogue stays None
-    epilogue = body[lines[-1][1] :]
+    epilogue = text[lines[-1][1] : end]
     if before_boundary:
         msg.epilogue = _strip_eol(epilogue) if epilogue else None
     else:
         msg.epilogue = epilogue
+
+
+def _eol_end(text: str, start: int, end: int) -> int:
+    """Where ``text[start:end]`` ends without its final line ending (the feed parser's NLCRE_eol)."""
+    if text.endswith("\r\n", start, end):
+        return end - 2
+    return end - 1 if text.endswith(("\n", "\r"), start, end) else end
 
 
 def _strip_eol(text: str) -> str:

@@ -19,6 +19,7 @@ pipeline quarantines.
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 import email
 import email.errors
@@ -27,6 +28,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from email._encoded_words import decode_b
 from email.header import decode_header, make_header
 from email.headerregistry import HeaderRegistry
 from email.message import Message
@@ -395,6 +397,9 @@ def decode_payload(part: Message) -> str:
 
 def _payload_bytes(part: Message) -> bytes:
     """The body with its Content-Transfer-Encoding undone (the stdlib decodes broken encodings leniently)."""
+    lean = _base64_payload(part)
+    if lean is not None:
+        return lean
     try:
         payload = part.get_payload(decode=True)
     except Exception:  # a pathological encoding: keep the raw text rather than lose the part
@@ -403,6 +408,62 @@ def _payload_bytes(part: Message) -> bytes:
         return payload
     raw = part.get_payload()
     return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+
+
+def _base64_payload(part: Message) -> bytes | None:
+    """``part.get_payload(decode=True)`` of a base64 leaf whose payload is plain ASCII text: the
+    same bytes and defects, with fewer copies alive at once; None for anything else.
+
+    The stdlib encodes the text, splits that into lines and joins them again before decoding: for
+    a large attachment the lines alone took twice its size (issue 15). Deleting the line ends is
+    the same join (``bytes.splitlines`` splits at exactly CR, LF and CRLF); the decoding, with its
+    padding and invalid-character defects, is the stdlib's own ``decode_b``.
+    """
+    payload = getattr(part, "_payload", None)  # get_payload() would copy text with surrogates
+    if not isinstance(payload, str) or not payload.isascii():
+        return None
+    if str(part.get("content-transfer-encoding", "")).lower() != "base64":
+        return None
+    strict = _strict_base64(payload)
+    if strict is not None:
+        return strict
+    encoded = payload.encode("ascii")
+    joined = encoded.translate(None, b"\r\n")
+    del encoded  # before decoding: the encoded text and the decoded bytes need not coexist
+    value, found = decode_b(joined)
+    for defect in found:
+        part.policy.handle_defect(part, defect)
+    return bytes(value)
+
+
+_BASE64_CHUNK = 1 << 20
+
+
+def _strict_base64(payload: str) -> bytes | None:
+    """Well-formed base64 (line ends aside: only the alphabet, length a multiple of four, padding
+    at the very end) decoded a chunk at a time; None for anything else.
+
+    For such text ``decode_b`` takes its first path, a strict decode with no defect, and a strict
+    decode of the whole is the decodes of its four-character groups joined. Chunks keep the
+    encoded text from ever being copied whole (issue 15).
+    """
+    pieces: list[bytes] = []
+    carry = b""
+    padded = False
+    for start in range(0, len(payload), _BASE64_CHUNK):
+        block = carry + payload[start : start + _BASE64_CHUNK].encode("ascii").translate(None, b"\r\n")
+        cut = len(block) - len(block) % 4
+        block, carry = block[:cut], block[cut:]
+        if not block:
+            continue
+        if padded:
+            return None  # data after padding: not strict, the stdlib's lenient path decides
+        padded = block.endswith(b"=")
+        try:
+            pieces.append(binascii.a2b_base64(block, strict_mode=True))
+        except binascii.Error:
+            return None
+    return None if carry else b"".join(pieces)
 
 
 def _is_attachment(part: Message) -> bool:
@@ -469,8 +530,10 @@ def _walk(
             defects.append("MimeTooDeep")
         return
     ctype = mime.content_type(part, types)
-    payload = part.get_payload()
-    if part.is_multipart() and isinstance(payload, list):
+    # Only a multipart's payload (its list of parts) is read here: get_payload() of a leaf encodes
+    # its whole text once to look for surrogates, a copy of a large attachment (issue 15).
+    payload = part.get_payload() if part.is_multipart() else None
+    if isinstance(payload, list):
         if ctype.startswith("message/") and not inner:
             body.attachments.append(Attachment(_filename(part), ctype, load=partial(_embedded_bytes, part)))
         embedded = inner or ctype.startswith("message/")

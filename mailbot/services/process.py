@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from mailbot.domain.classifier import Classifier
@@ -258,7 +258,13 @@ def _claim_and_handle(
     if raw is None:
         return None
     now = clock()
+    if parsed is None:
+        # Past the parse only the row's id, time and customer are read: letting the bytes go
+        # keeps a large message from being held twice, as bytes and as its MIME tree (issue 15).
+        parsed = parse_message(raw.raw)
+        raw = replace(raw, raw=b"")
     outcome = handle(uow, processor, raw, now, parsed)
+    del parsed  # its attachments' bytes need not be held while the row is rewritten (issue 15)
     uow.mailbox.mark_processed(raw_id, outcome, now)
     return outcome
 
