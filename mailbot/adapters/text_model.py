@@ -72,6 +72,7 @@ class TextModel:
         # and one row read instead of two halves the memory it touches (with the parser and the
         # rules running between predictions, those reads miss the CPU cache).
         self._table = np.hstack((self.idf[:, None], self.weights)).astype(np.float32)
+        self.idf, self.weights = self._table[:, 0], self._table[:, 1:]  # views: the arrays once in memory
 
     def columns(self, text: str) -> Counter[int]:
         """Column → count: what :class:`FeatureExtractor` yields, looked up in the vocabulary."""
