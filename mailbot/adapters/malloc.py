@@ -13,7 +13,6 @@ Anything but glibc (musl, macOS) is left as it is.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 
 log = logging.getLogger(__name__)
@@ -25,8 +24,9 @@ MMAP_THRESHOLD = 1 << 20
 def map_large_blocks_apart(threshold: int = MMAP_THRESHOLD) -> bool:
     """Fix glibc's mmap threshold at ``threshold`` bytes; False where there is no glibc."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        # the C library is already loaded into every CPython: its symbols are the process's own,
+        # no search for the library file (find_library runs ldconfig) at every start
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]

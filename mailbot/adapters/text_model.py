@@ -64,10 +64,9 @@ class TextModel:
 
     def __post_init__(self) -> None:
         self._names: list[str] | None = None
-        self._is_word = _word_columns(self.vocabulary)
         self._grams: dict[str, bytes] = {}  # word → columns of its character n-grams, as int32
         self._words, self._pairs = _word_tables(self.vocabulary)
-        self._first_word = _first_word_column(self._is_word)
+        self._first_word = _first_word_column(_word_columns(self.vocabulary))
         # idf beside each weight row: a prediction reads both for a few hundred scattered features,
         # and one row read instead of two halves the memory it touches (with the parser and the
         # rules running between predictions, those reads miss the CPU cache).
@@ -123,14 +122,7 @@ class TextModel:
         table = self._table[idx]  # one gather: idf and the weight row of each present feature
         rows = table[:, 1:]  # (present features, classes)
         values = (1.0 + np.log(counts)) * table[:, 0]
-        if self._first_word is None:
-            values = _normalise_blocks(values, self._is_word[idx])
-        else:  # the same arithmetic on two slices instead of two boolean masks
-            split = int(np.searchsorted(idx, self._first_word))
-            for block, weight in ((values[split:], WORD_WEIGHT), (values[:split], 1.0)):
-                norm = float(np.sqrt(block @ block))
-                if norm > 0:
-                    block *= weight / norm
+        _normalise_blocks(values, int(np.searchsorted(idx, self._first_word)))
         shares = self._shares(values @ rows + self.intercept)
         top = tuple(sorted(shares, key=shares.__getitem__, reverse=True)[:2])
         return Prediction(shares, _Reasons(self, idx, values, rows, top))
@@ -149,8 +141,7 @@ class TextModel:
             for name, i in self.vocabulary.items():
                 self._names[i] = name
         names = self._names
-        is_word = self._is_word[idx] if self._first_word is None else idx >= self._first_word
-        useful = np.flatnonzero(is_word & (contribution > 0))
+        useful = np.flatnonzero((idx >= self._first_word) & (contribution > 0))
         if len(useful) > limit:
             useful = useful[np.argpartition(-contribution[useful], limit - 1)[:limit]]
         best = useful[np.argsort(-contribution[useful], kind="stable")]
@@ -204,7 +195,7 @@ def fit(features: Sequence[list[str]], categories: Sequence[Category], *, c: flo
     vectorizer = TfidfVectorizer(analyzer=_as_is, sublinear_tf=True, min_df=2, norm=None, dtype=np.float32)
     counts = vectorizer.fit_transform(features)
     vocabulary = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
-    matrix = _normalise_rows(counts.tocsr(), _word_columns(vocabulary))
+    matrix = _normalise_rows(counts.tocsr(), _first_word_column(_word_columns(vocabulary)))
     svm = LinearSVC(C=c, class_weight="balanced", random_state=0, max_iter=5000)
     svm.fit(matrix, [cat.value for cat in categories])
     classes = tuple(Category(v) for v in svm.classes_)
@@ -269,32 +260,35 @@ def _count_sorted(found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return found[starts], np.diff(np.append(starts, len(found)))
 
 
-def _first_word_column(is_word: np.ndarray) -> int | None:
-    """Where the word columns start, when they come after every n-gram column — as scikit-learn
-    numbers features in name order, ``c:`` before ``w:`` — so a message's sorted columns split into
-    the two blocks at one point; None for a vocabulary numbered otherwise."""
+def _first_word_column(is_word: np.ndarray) -> int:
+    """Where the word columns start: after every n-gram column, as scikit-learn numbers features in
+    name order (``c:`` before ``w:``), so a message's sorted columns split into the two blocks at
+    one point. Raises ValueError for a vocabulary numbered otherwise (not one :func:`fit` made)."""
     first = int(np.argmax(is_word)) if is_word.any() else len(is_word)
-    return first if bool(is_word[first:].all()) and not bool(is_word[:first].any()) else None
+    if not bool(is_word[first:].all()) or bool(is_word[:first].any()):
+        raise ValueError("the vocabulary is not in feature-name order")
+    return first
 
 
-def _normalise_blocks(values: np.ndarray, is_word: np.ndarray) -> np.ndarray:
-    """One message's tf-idf values: each block to unit length, the word block to WORD_WEIGHT."""
-    out = values.astype(np.float64)
-    for mask, weight in ((is_word, WORD_WEIGHT), (~is_word, 1.0)):
-        norm = float(np.sqrt(out[mask] @ out[mask]))
+def _normalise_blocks(values: np.ndarray, split: int) -> None:
+    """One message's tf-idf values, its columns sorted (n-grams, then words from ``split``), in
+    place: each block to unit length, the word block to WORD_WEIGHT. Training and prediction both
+    call it, so the model is applied to features normalised exactly as it learnt them."""
+    for block, weight in ((values[split:], WORD_WEIGHT), (values[:split], 1.0)):
+        norm = float(np.sqrt(block @ block))
         if norm > 0:
-            out[mask] *= weight / norm
-    return out
+            block *= weight / norm
 
 
-def _normalise_rows(matrix: Any, is_word: np.ndarray) -> Any:
-    """The training matrix, each row normalised exactly as :func:`_normalise_blocks` does."""
+def _normalise_rows(matrix: Any, first_word: int) -> Any:
+    """The training matrix, each row normalised by :func:`_normalise_blocks`."""
     matrix = matrix.astype(np.float64)
+    matrix.sort_indices()
     for row in range(matrix.shape[0]):
         start, end = matrix.indptr[row], matrix.indptr[row + 1]
         if end > start:
-            cols = matrix.indices[start:end]
-            matrix.data[start:end] = _normalise_blocks(matrix.data[start:end], is_word[cols])
+            split = int(np.searchsorted(matrix.indices[start:end], first_word))
+            _normalise_blocks(matrix.data[start:end], split)
     return matrix
 
 
@@ -340,4 +334,7 @@ def load(path: Path) -> TextModel:
         ) from None
     if not (len(names) == len(idf) == weights.shape[0]) or weights.shape[1:] != (len(classes),):
         raise ModelFileError(f"{path}: the model's arrays do not fit together, retrain it")
-    return TextModel(classes, {n: i for i, n in enumerate(names)}, idf, weights, intercept, meta)
+    try:
+        return TextModel(classes, {n: i for i, n in enumerate(names)}, idf, weights, intercept, meta)
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: {exc}, retrain it") from None

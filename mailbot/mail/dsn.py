@@ -59,3 +59,23 @@ def returned_message_ids_in(msg: Message) -> tuple[str, ...]:
     own = str(msg.get("Message-ID") or "").strip()
     found.pop(own, None)
     return tuple(found)
+
+
+def bounced_message_ids(
+    msg: Message, content_type: str, report_type: str | None, sender: str | None, *, failed_recipients: bool
+) -> tuple[str, ...]:
+    """What a bounce returns, read only from mail that looks like one: a read receipt (MDN) says
+    delivered, not bounced; a report, ``X-Failed-Recipients`` or a mailer-daemon sender does."""
+    if report_type == "disposition-notification":
+        return ()
+    looks_like_bounce = (
+        content_type == "multipart/report"
+        or failed_recipients
+        or (sender or "").lower().startswith(("mailer-daemon@", "postmaster@"))
+    )
+    if not looks_like_bounce:
+        return ()
+    try:
+        return returned_message_ids_in(msg)
+    except Exception:  # a report too broken to read costs its links, never the message
+        return ()

@@ -1,8 +1,7 @@
 """Raw bytes → ParsedMail, a plain value the rest of mailbot can reason about.
 
-Size (over 400 lines): one pass over the MIME tree plus the address and header fast paths that
-are checked against the stdlib parser in the same module, so the fast and strict readings stay
-side by side.
+Strict address reading lives in :mod:`mailbot.mail.addresses`, payload decoding in
+:mod:`mailbot.mail.payload`; this module walks the MIME tree and decodes the headers.
 
 The stdlib ``email`` package (compat32 policy) provides the MIME tree, built by
 :mod:`mailbot.mail.mime` (the same tree, faster; the stdlib parser itself for irregular mail), and
@@ -19,7 +18,6 @@ pipeline quarantines.
 
 from __future__ import annotations
 
-import binascii
 import contextlib
 import email
 import email.errors
@@ -28,32 +26,17 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from email._encoded_words import decode_b
 from email.header import decode_header, make_header
-from email.headerregistry import HeaderRegistry
 from email.message import Message
 from functools import partial
 
 from mailbot.mail import mime
-from mailbot.mail.dsn import returned_message_ids_in
+from mailbot.mail.addresses import strict_addresses, unfold
+from mailbot.mail.dsn import bounced_message_ids
 from mailbot.mail.html import html_to_text
+from mailbot.mail.payload import decode_payload, payload_bytes
 
-_HEADER_FACTORY = HeaderRegistry()
 _MSGID = re.compile(r"<[^<>\s]+>")
-
-# Plain address forms take a fast path; anything else (comments, groups, route addresses, quoted
-# pairs, encoded tricks) goes to the strict RFC 5322 parser. The fast path accepts only shapes
-# whose address the strict parser reads the same way (tests/unit/test_parse_addresses.py).
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-_ADDR = rf"{_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})*"  # "root@localhost" is an address too
-_FAST_BARE = re.compile(rf"\s*(?:<({_ADDR})>|({_ADDR}))\s*")  # "<a@b" and "a@b>" are malformed
-# a quoted display name may hold '@' or '<>': the strict parser returns the quoted text, and only
-# the angle address after it is parsed
-_FAST_NAMED = re.compile(rf'\s*(?:"([^"\\]*)"|([^"<>@,;:\\()\[\]]*?))\s*<({_ADDR})>\s*')
-# "MAILER-DAEMON@host (Mail Delivery System)": an addr-spec and one plain comment, which RFC 5322
-# makes no part of the address (the strict parser agrees, at ~1 ms a header)
-_FAST_COMMENTED = re.compile(rf"\s*({_ADDR})\s*\([\x20-\x27\x2a-\x5b\x5d-\x7e]*\)\s*")
 
 
 class UnparseableMail(ValueError):
@@ -166,112 +149,12 @@ def decode_header_value(value: str | None) -> str:
             value = str(make_header(decode_header(value)))
     if _CONTROLS.search(value):
         value = _CONTROLS.sub(" ", value)
-    return _unfold(value)
+    return unfold(value)
 
 
-_NEWLINES = re.compile(r"[\r\n]+")
 #: NUL and the other C0 controls (tab aside) have no place in a header value; kept, they would
 #: be stored, shown to staff and refused when composing the reply's headers (issue 13).
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _unfold(value: str) -> str:
-    """Each run of whitespace holding a line break becomes one space; the ends are stripped.
-
-    What ``re.sub(r"\\s*[\\r\\n]+\\s*", " ", value).strip()`` gives, at half its cost: that pattern
-    starts with ``\\s*``, so the regex engine tries a match at every character of the value.
-    """
-    if "\n" in value or "\r" in value:
-        return " ".join([piece for piece in (p.strip() for p in _NEWLINES.split(value)) if piece])
-    return value.strip()
-
-
-_SLOW_LIMIT = 1000  # the stdlib parser is quadratic on some encoded-word floods (seen: 0.5 s a header)
-
-
-def _strict_slow(value: str) -> list[tuple[str, str]] | None:
-    if len(value) > _SLOW_LIMIT:
-        return None  # too long to verify cheaply: treated as malformed, which R-C13 allows
-    try:
-        header = _HEADER_FACTORY("to", value)
-    except Exception:  # the header parser raises on some pathological input
-        return None
-    if header.defects:
-        return None
-    out = []
-    for address in header.addresses:  # type: ignore[attr-defined]  # the factory makes an AddressHeader for "to"
-        if not address.username or not address.domain or "@" in address.domain:
-            return None
-        out.append((address.display_name, address.addr_spec))
-    return out
-
-
-def _strict_one(value: str) -> list[tuple[str, str]] | None:
-    match = _FAST_BARE.fullmatch(value)
-    if match:
-        return [("", match.group(1) or match.group(2))]
-    if "@" not in value:
-        return None  # no addr-spec can have a domain: the strict parser rejects it too (R-C13)
-    match = _FAST_NAMED.fullmatch(value)
-    if match:
-        name = match.group(1) if match.group(1) is not None else match.group(2)
-        return [(name.strip(), match.group(3))]
-    return _strict_slow(value)
-
-
-def _split_list(value: str) -> list[str] | None:
-    """Split an address list on commas outside quoted strings; None when a quote is left open."""
-    if '"' not in value:
-        return value.split(",")
-    pieces: list[str] = []
-    start = 0
-    quoted = False
-    for i, ch in enumerate(value):
-        if ch == '"':
-            quoted = not quoted
-        elif ch == "," and not quoted:
-            pieces.append(value[start:i])
-            start = i + 1
-    if quoted:
-        return None
-    pieces.append(value[start:])
-    return pieces
-
-
-def strict_addresses(values: list[str]) -> list[tuple[str, str]]:
-    """Parse address headers strictly (R-C13): a malformed header yields no address, not a guess.
-
-    Python 3.11.7 predates ``getaddresses(strict=True)`` (CVE-2023-27043), so the RFC 5322 parser of
-    ``email.headerregistry`` is used for anything but the plainest forms, and any parse defect
-    rejects the whole header.
-    """
-    out: list[tuple[str, str]] = []
-    for raw in values:
-        value = _unfold(str(raw))
-        if not value:
-            continue
-        parsed: list[tuple[str, str]] | None
-        if "(" in value or ";" in value or ":" in value or "\\" in value:
-            commented = _FAST_COMMENTED.fullmatch(value)
-            # comments, groups, quoted-pairs: only the full parser
-            parsed = [("", commented.group(1))] if commented else _strict_slow(value)
-        else:
-            parsed = []
-            pieces = _split_list(value)  # None for unbalanced quotes: the full parser judges
-            for piece in pieces or ():
-                if not piece.strip():
-                    continue
-                one = _strict_one(piece)
-                if one is None:
-                    parsed = None
-                    break
-                parsed.extend(one)
-            if pieces is None:
-                parsed = _strict_slow(value)
-        if parsed is None:
-            return []
-        out.extend(parsed)
-    return out
 
 
 def _message_ids(value: str | None) -> tuple[str, ...]:
@@ -379,93 +262,6 @@ def _return_path(raw: _RawHeaders) -> str | None:
     return match.group(1).strip() if match else value
 
 
-def decode_payload(part: Message) -> str:
-    """A text part's payload as str, whatever its transfer encoding and (possibly wrong) charset."""
-    payload = _payload_bytes(part)
-    charset = (mime.content_charset(part) or "").strip().strip('"').lower() or "utf-8"
-    if charset in ("us-ascii", "ascii", "unknown-8bit", "x-unknown", "default"):
-        charset = "utf-8"
-    try:
-        return payload.decode(charset)
-    except (LookupError, UnicodeDecodeError, ValueError):
-        pass
-    try:
-        return payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return payload.decode("cp1252", "replace")
-
-
-def _payload_bytes(part: Message) -> bytes:
-    """The body with its Content-Transfer-Encoding undone (the stdlib decodes broken encodings leniently)."""
-    lean = _base64_payload(part)
-    if lean is not None:
-        return lean
-    try:
-        payload = part.get_payload(decode=True)
-    except Exception:  # a pathological encoding: keep the raw text rather than lose the part
-        payload = None
-    if isinstance(payload, bytes):
-        return payload
-    raw = part.get_payload()
-    return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
-
-
-def _base64_payload(part: Message) -> bytes | None:
-    """``part.get_payload(decode=True)`` of a base64 leaf whose payload is plain ASCII text: the
-    same bytes and defects, with fewer copies alive at once; None for anything else.
-
-    The stdlib encodes the text, splits that into lines and joins them again before decoding: for
-    a large attachment the lines alone took twice its size (issue 15). Deleting the line ends is
-    the same join (``bytes.splitlines`` splits at exactly CR, LF and CRLF); the decoding, with its
-    padding and invalid-character defects, is the stdlib's own ``decode_b``.
-    """
-    payload = getattr(part, "_payload", None)  # get_payload() would copy text with surrogates
-    if not isinstance(payload, str) or not payload.isascii():
-        return None
-    if str(part.get("content-transfer-encoding", "")).lower() != "base64":
-        return None
-    strict = _strict_base64(payload)
-    if strict is not None:
-        return strict
-    encoded = payload.encode("ascii")
-    joined = encoded.translate(None, b"\r\n")
-    del encoded  # before decoding: the encoded text and the decoded bytes need not coexist
-    value, found = decode_b(joined)
-    for defect in found:
-        part.policy.handle_defect(part, defect)
-    return bytes(value)
-
-
-_BASE64_CHUNK = 1 << 20
-
-
-def _strict_base64(payload: str) -> bytes | None:
-    """Well-formed base64 (line ends aside: only the alphabet, length a multiple of four, padding
-    at the very end) decoded a chunk at a time; None for anything else.
-
-    For such text ``decode_b`` takes its first path, a strict decode with no defect, and a strict
-    decode of the whole is the decodes of its four-character groups joined. Chunks keep the
-    encoded text from ever being copied whole (issue 15).
-    """
-    pieces: list[bytes] = []
-    carry = b""
-    padded = False
-    for start in range(0, len(payload), _BASE64_CHUNK):
-        block = carry + payload[start : start + _BASE64_CHUNK].encode("ascii").translate(None, b"\r\n")
-        cut = len(block) - len(block) % 4
-        block, carry = block[:cut], block[cut:]
-        if not block:
-            continue
-        if padded:
-            return None  # data after padding: not strict, the stdlib's lenient path decides
-        padded = block.endswith(b"=")
-        try:
-            pieces.append(binascii.a2b_base64(block, strict_mode=True))
-        except binascii.Error:
-            return None
-    return None if carry else b"".join(pieces)
-
-
 def _is_attachment(part: Message) -> bool:
     disposition = (part.get("Content-Disposition") or "").split(";", 1)[0].strip().lower()
     if disposition == "attachment":
@@ -543,7 +339,7 @@ def _walk(
         return
     if not root and _is_attachment(part):
         if not inner:
-            body.attachments.append(Attachment(_filename(part), ctype, load=partial(_payload_bytes, part)))
+            body.attachments.append(Attachment(_filename(part), ctype, load=partial(payload_bytes, part)))
         return
     if ctype == "text/html":
         if inner:
@@ -556,7 +352,7 @@ def _walk(
         else:
             body.texts.append(decode_payload(part))
     elif not root and not inner:
-        body.attachments.append(Attachment(_filename(part), ctype, load=partial(_payload_bytes, part)))
+        body.attachments.append(Attachment(_filename(part), ctype, load=partial(payload_bytes, part)))
 
 
 def _embedded_text(body: _Body, defects: list[str]) -> str:
@@ -615,7 +411,9 @@ def parse_message(raw: bytes) -> ParsedMail:
     reply_to, _ = _single_address(raw_headers, "reply-to")
     report_type = msg.get_param("report-type") if content_type == "multipart/report" else None
     report_type = str(report_type).lower() if isinstance(report_type, str) else None
-    bounced = _bounced_ids(msg, raw_headers, content_type, report_type, from_address)
+    bounced = bounced_message_ids(
+        msg, content_type, report_type, from_address, failed_recipients="x-failed-recipients" in raw_headers
+    )
 
     return ParsedMail(
         message_id=(_message_ids(_first(raw_headers, "message-id")) or (None,))[0],
@@ -638,23 +436,3 @@ def parse_message(raw: bytes) -> ParsedMail:
         defects=tuple(defects),
         bounced_ids=bounced,
     )
-
-
-def _bounced_ids(
-    msg: Message, raw: _RawHeaders, content_type: str, report_type: str | None, sender: str | None
-) -> tuple[str, ...]:
-    """What a bounce returns, read only from mail that looks like one: a read receipt (MDN) says
-    delivered, not bounced; a report, ``X-Failed-Recipients`` or a mailer-daemon sender does."""
-    if report_type == "disposition-notification":
-        return ()
-    looks_like_bounce = (
-        content_type == "multipart/report"
-        or "x-failed-recipients" in raw
-        or (sender or "").lower().startswith(("mailer-daemon@", "postmaster@"))
-    )
-    if not looks_like_bounce:
-        return ()
-    try:
-        return returned_message_ids_in(msg)
-    except Exception:  # a report too broken to read costs its links, never the message
-        return ()

@@ -63,7 +63,8 @@ def open_ticket(
     due: dict[str, Any] = dict(deadlines(category, raw.received_at))
     if c.first_answer_as is not None:  # the subject's promise (R-B1) outlives a different category
         promised = deadlines(c.first_answer_as, raw.received_at).get("first_response_due")
-        if promised is not None and (due.get("first_response_due") or promised) >= promised:
+        current = due.get("first_response_due")
+        if promised is not None and (current is None or promised < current):
             due["first_response_due"] = promised
     ticket = Ticket(
         id=new_id(),

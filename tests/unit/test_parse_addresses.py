@@ -10,7 +10,7 @@ from __future__ import annotations
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from mailbot.mail.parse import _strict_one, _strict_slow, strict_addresses
+from mailbot.mail.addresses import _strict_one, _strict_slow, strict_addresses
 
 LOCAL = st.sampled_from(["MAILER-DAEMON", "jan.de.vries", "a+b", "x"])
 DOMAIN = st.sampled_from(["example.nl", "mail.example.co.uk", "SomeServer", "b.c"])

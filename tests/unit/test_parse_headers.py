@@ -7,7 +7,8 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailbot.mail.parse import _unfold, parse_message
+from mailbot.mail.addresses import unfold as _unfold
+from mailbot.mail.parse import parse_message
 
 RAW = (
     b"From: Jan <jan@example.nl>\n"

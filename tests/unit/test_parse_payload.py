@@ -1,6 +1,6 @@
 """Decoding attachments with fewer copies (issue 15) gives what the stdlib gives.
 
-``parse._payload_bytes`` decodes base64 leaves itself (line ends deleted instead of split and
+``payload.payload_bytes`` decodes base64 leaves itself (line ends deleted instead of split and
 joined); every case here is compared with ``Message.get_payload(decode=True)`` on a twin part: the
 same bytes and the same defects, for well-formed, badly padded, dirty and truncated base64. The
 memory figure itself is bounded in ``tests/integration/test_large_message_memory.py``.
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailbot.mail.parse import _payload_bytes
+from mailbot.mail.payload import payload_bytes as _payload_bytes
 from tests.support.memory import python_peak
 
 

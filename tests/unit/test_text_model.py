@@ -112,3 +112,15 @@ def test_arrays_that_do_not_fit_are_refused(tmp_path: Path) -> None:
     save(model, tmp_path / "m.npz")
     with pytest.raises(ModelFileError, match="do not fit"):
         load(tmp_path / "m.npz")
+
+
+def test_a_vocabulary_numbered_out_of_feature_name_order_is_refused(tmp_path: Path) -> None:
+    """Prediction splits a message's sorted columns into n-grams and words at one point, which
+    holds only for the name order ``fit`` produces; a file numbered otherwise is refused."""
+    model = train(EXAMPLES)
+    gram = next(n for n in model.vocabulary if n.startswith("c:"))
+    word = next(n for n in model.vocabulary if n.startswith("w:"))
+    model.vocabulary[gram], model.vocabulary[word] = model.vocabulary[word], model.vocabulary[gram]
+    save(model, tmp_path / "m.npz")
+    with pytest.raises(ModelFileError, match="feature-name order"):
+        load(tmp_path / "m.npz")
