@@ -3,7 +3,8 @@
 ::
 
     classify ─► automated? ── yes ─► AUTOMATED: attach to the ticket it names (or a bounced mail's
-                    │ no                           ticket), never answered
+                    │ no                           ticket), never answered; only the model says so
+                    │                              and no ticket named ─► on, to OPEN for triage
                     ▼
        same Message-ID seen before? ── yes ─► DUPLICATE on that ticket, not answered
                     │ no
@@ -134,7 +135,11 @@ def decide(
         ticket = threads.ticket_by_message_ids(parsed.thread_ids) or next(
             (found for ref in refs if (found := threads.ticket_by_ref(ref))), None
         )
-        return Decision(Action.AUTOMATED, result, ticket)
+        if ticket is not None or not model_only_automated(result):
+            return Decision(Action.AUTOMATED, result, ticket)
+        # Only the text model calls it machine mail and it names no ticket: it may be a person's
+        # mail, so it goes on to a ticket for triage (never acknowledged, no deadlines) rather
+        # than into the store where nobody would see it.
 
     if parsed.message_id:
         seen, ticket = threads.duplicate_of(parsed.message_id)
@@ -262,6 +267,8 @@ def _no_ack_reason(
     restricted: bool = False,
 ) -> str | None:
     """Why a new ticket gets no acknowledgement, or None when it gets one (R-C1…R-C5, R-C8)."""
+    if result.automated:
+        return "model-automated"  # it may be machine mail: answering it could start a loop (R-C3)
     if result.category not in TICKET_CATEGORIES:
         return "category"
     if restricted and result.category not in GDPR_CATEGORIES:
@@ -277,6 +284,11 @@ def _no_ack_reason(
     if threads.automatic_replies_today(sender) >= cap:
         return "daily-cap"  # R-C5
     return None
+
+
+def model_only_automated(result: Classification) -> bool:
+    """Machine mail by the text model's reading alone: no header or structure rule said so."""
+    return result.automated and result.rule == "model"
 
 
 def classify_stateless(parsed: ParsedMail, classifier: Classifier, org: Organisation) -> Classification:

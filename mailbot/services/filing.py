@@ -60,7 +60,8 @@ def open_ticket(
     category = c.category if c.category not in (Category.REPLY, Category.AUTOMATED) else Category.OTHER
     local_year = raw.received_at.astimezone(ZoneInfo(org.timezone)).year
     # Any: the calculator's keys are exactly Ticket's deadline fields (bootstrap.deadline_calculator).
-    due: dict[str, Any] = dict(deadlines(category, raw.received_at))
+    # Machine mail by the model's reading (a triage ticket, never answered) promises no answer.
+    due: dict[str, Any] = dict(deadlines(Category.AUTOMATED if c.automated else category, raw.received_at))
     if c.first_answer_as is not None:  # the subject's promise (R-B1) outlives a different category
         promised = deadlines(c.first_answer_as, raw.received_at).get("first_response_due")
         current = due.get("first_response_due")

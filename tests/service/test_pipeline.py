@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from mailbot.adapters.db.models import Customer, Message, RawMessage, Ticket
+from mailbot.adapters.db.models import Customer, Message, Outbox, RawMessage, Ticket
 from mailbot.bootstrap import App
 from mailbot.services.pipeline import run_pass
 from tests.support.app import make_app
-from tests.support.fakes import MemorySource, keyword_classifier
+from tests.support.fakes import MODEL_SAYS_MACHINE, MemorySource, keyword_classifier
 from tests.support.mail import make_mail
 from tests.support.store import open_store
 
@@ -155,6 +155,44 @@ def test_automated_mail_opens_no_ticket(app: App) -> None:
     assert tickets(app) == []
     with open_store(app) as store:
         assert len(store.automated_messages()) == 1
+
+
+def test_mail_only_the_model_calls_machine_mail_reaches_staff_for_triage_unanswered(app: App) -> None:
+    """Issue 14: no header says it is automated, only the text model's reading. It may be a
+    person's mail, so it opens a ticket marked for triage: no acknowledgement, no deadline."""
+    source = MemorySource()
+    source.add(make_mail(subject="Status update", body=f"Weekly report {MODEL_SAYS_MACHINE}"), RECEIVED)
+    summary = one_pass(app, source)
+    assert summary.tickets_opened == 1 and summary.automated == 0
+    [ticket] = tickets(app)
+    assert (ticket.category, ticket.triage, ticket.rule) == ("other", True, "model")
+    assert ticket.first_response_due is None and ticket.legal_due is None
+    with open_store(app) as store:
+        kinds = {e.kind: e.detail for e in store.audit_events(ticket.id)}
+        purposes = set(store.session.scalars(select(Outbox.purpose).where(Outbox.ticket_id == ticket.id)))
+    assert kinds["ack.skipped"]["reason"] == "model-automated"
+    assert "acknowledgement" not in purposes
+
+
+def test_mail_only_the_model_calls_machine_mail_stays_on_the_ticket_it_names(app: App) -> None:
+    source = MemorySource()
+    source.add(make_mail(subject="Klacht over de factuur", message_id="<first@example.nl>"), RECEIVED)
+    one_pass(app, source)
+    source.add(
+        make_mail(
+            subject="Re: Klacht over de factuur",
+            body=f"Ticket updated {MODEL_SAYS_MACHINE}",
+            in_reply_to="<first@example.nl>",
+            references="<first@example.nl>",
+        ),
+        RECEIVED + timedelta(hours=1),
+    )
+    summary = one_pass(app, source)
+    assert summary.automated == 1 and summary.tickets_opened == 0
+    [ticket] = tickets(app)
+    with open_store(app) as store:
+        [attached] = store.automated_messages()
+    assert attached.ticket_id == ticket.id
 
 
 def test_poison_message_is_quarantined_and_never_blocks(app: App) -> None:

@@ -47,9 +47,17 @@ class MemorySource:
         return None
 
 
+#: Body text that makes the fake answer as the text model does when it alone reads machine mail.
+MODEL_SAYS_MACHINE = "[reads like machine mail]"
+
+
 def _keywords(parsed: ParsedMail) -> Classification:
     if parsed.header("Auto-Submitted") not in (None, "no"):
         return Classification(Category.AUTOMATED, "fake-auto", 1.0, automated=True)
+    if MODEL_SAYS_MACHINE in parsed.text:  # what the text model alone decides (rule "model")
+        return Classification(
+            Category.AUTOMATED, "model", 0.8, triage=True, automated=True, automated_reasons=("model",)
+        )
     if "klacht" in parsed.subject.lower():
         return Classification(Category.COMPLAINT, "fake-klacht", 0.9, evidence=("klacht",))
     if "inzage" in parsed.text.lower():
