@@ -18,6 +18,7 @@ from mailbot.domain.classifier import ModelClassifier
 from mailbot.domain.model import GDPR_CATEGORIES, Category, Classification, Organisation
 from mailbot.domain.model_text import FeatureExtractor
 from mailbot.domain.rules import RuleSet, classify_unparseable
+from mailbot.domain.scoring import decided_as_labelled
 from mailbot.services.decide import classify_stateless
 
 #: Categories that never get an acknowledgement; automated mail outside them starts a loop.
@@ -64,14 +65,15 @@ def score_set(labelled: LabelledSet, classify: ModelClassifier, org: Organisatio
             else classify_unparseable("not mail")
         )
         expected = message.category
-        confusion[(expected, result.category)] += 1
-        right += result.category is expected
-        if result.category is not expected:
+        correct = decided_as_labelled(expected, result, in_thread=message.in_thread)
+        confusion[(expected, expected if correct else result.category)] += 1
+        right += correct
+        if not correct:
             mistakes.append(Mistake(message.file, expected, result.category, result.rule, result.triage))
         if expected in GDPR_CATEGORIES:
             requests += 1
-            found += result.category in GDPR_CATEGORIES
-            exact += result.category is expected
+            found += result.category in GDPR_CATEGORIES or correct  # or on its ticket, as secondary
+            exact += correct
             lost += result.category is Category.OTHER and not result.triage
         if expected is Category.AUTOMATED and result.category not in NO_ACK:
             loops += 1

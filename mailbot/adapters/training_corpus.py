@@ -26,6 +26,7 @@ class Labelled:
     file: str
     category: Category
     parsed: ParsedMail | None  # None: the bytes are not mail at all
+    in_thread: bool = False  # the label names the ticket it belongs to (``ticket_ref``)
 
     @property
     def trainable(self) -> bool:
@@ -84,7 +85,8 @@ def load_set(folder: Path, name: str | None = None) -> LabelledSet:
             parsed: ParsedMail | None = parse_message(raw)
         except UnparseableMail:
             parsed = None
-        messages.append(Labelled(row["file"], category, parsed))
+        in_thread = bool((row.get("ticket_ref") or "").strip())
+        messages.append(Labelled(row["file"], category, parsed, in_thread))
     return LabelledSet(name or folder.name, folder, rows, tuple(messages))
 
 

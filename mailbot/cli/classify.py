@@ -23,6 +23,7 @@ from mailbot.cli.output import table
 from mailbot.domain.classifier import Classifier
 from mailbot.domain.model import DUTCH_LABELS, Category, Classification, Organisation
 from mailbot.domain.rules import classify_unparseable
+from mailbot.domain.scoring import decided_as_labelled
 from mailbot.mail.parse import UnparseableMail, parse_message
 from mailbot.services.decide import classify_stateless
 
@@ -99,8 +100,10 @@ def score(rows: list[dict[str, str]], folder: Path, classifier: Classifier, org:
         except ValueError:
             raise ValueError(f"unknown category {row['category']!r}") from None
         result = classify_file(folder / row["file"], classifier, org)
-        confusion[(expected, result.category)] += 1
-        if result.category is not expected:
+        in_thread = bool((row.get("ticket_ref") or "").strip())
+        correct = decided_as_labelled(expected, result, in_thread=in_thread)
+        confusion[(expected, expected if correct else result.category)] += 1
+        if not correct:
             wrong.append((row["file"], expected, result))
         if expected is Category.AUTOMATED and result.category not in NO_ACK:
             loops += 1
