@@ -39,6 +39,16 @@ def tickets(app: App) -> list[Ticket]:
         return store.all_tickets()
 
 
+def _answer_to_first(app: App, first_subject: str, **answer: str):
+    """A first message, then one whose In-Reply-To and References name it, an hour later."""
+    source = MemorySource()
+    source.add(make_mail(subject=first_subject, message_id="<first@example.nl>"), RECEIVED)
+    one_pass(app, source)
+    answer_mail = make_mail(in_reply_to="<first@example.nl>", references="<first@example.nl>", **answer)
+    source.add(answer_mail, RECEIVED + timedelta(hours=1))
+    return one_pass(app, source)
+
+
 def test_new_message_opens_ticket_with_48h_deadline_from_internaldate(app: App) -> None:
     """R-A1/R-B1: the clock starts at the server's receipt time, not the Date header."""
     source = MemorySource()
@@ -103,19 +113,7 @@ def test_same_message_id_other_bytes_is_kept_as_possible_duplicate(app: App) -> 
 
 def test_reply_by_references_threads_onto_ticket_from_anyone(app: App) -> None:
     """R-C10: In-Reply-To/References naming a stored Message-ID is trusted, even from a colleague in Cc."""
-    source = MemorySource()
-    source.add(make_mail(subject="Vraag", message_id="<first@example.nl>"), RECEIVED)
-    one_pass(app, source)
-    source.add(
-        make_mail(
-            sender="collega@example.nl",
-            subject="Andere titel",
-            in_reply_to="<first@example.nl>",
-            references="<first@example.nl>",
-        ),
-        RECEIVED + timedelta(hours=1),
-    )
-    summary = one_pass(app, source)
+    summary = _answer_to_first(app, "Vraag", sender="collega@example.nl", subject="Andere titel")
     assert summary.appended == 1 and summary.tickets_opened == 0
     [ticket] = tickets(app)
     with open_store(app) as store:
@@ -175,19 +173,9 @@ def test_mail_only_the_model_calls_machine_mail_reaches_staff_for_triage_unanswe
 
 
 def test_mail_only_the_model_calls_machine_mail_stays_on_the_ticket_it_names(app: App) -> None:
-    source = MemorySource()
-    source.add(make_mail(subject="Klacht over de factuur", message_id="<first@example.nl>"), RECEIVED)
-    one_pass(app, source)
-    source.add(
-        make_mail(
-            subject="Re: Klacht over de factuur",
-            body=f"Ticket updated {MODEL_SAYS_MACHINE}",
-            in_reply_to="<first@example.nl>",
-            references="<first@example.nl>",
-        ),
-        RECEIVED + timedelta(hours=1),
+    summary = _answer_to_first(
+        app, "Klacht over de factuur", subject="Re: Klacht", body=f"Updated {MODEL_SAYS_MACHINE}"
     )
-    summary = one_pass(app, source)
     assert summary.automated == 1 and summary.tickets_opened == 0
     [ticket] = tickets(app)
     with open_store(app) as store:

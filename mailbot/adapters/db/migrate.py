@@ -39,6 +39,12 @@ def upgrade(engine: Engine) -> None:
 
     cfg = alembic_config(engine)
     with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            # The driver sends no BEGIN before DDL, so each CREATE would commit alone: a start
+            # killed mid-migration left tables without their revision, and the next start failed
+            # on "table … already exists". One transaction, holding the write lock: all or nothing,
+            # and a second process starting at the same moment waits, then finds head.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
 
