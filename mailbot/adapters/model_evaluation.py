@@ -18,11 +18,8 @@ from mailbot.domain.classifier import ModelClassifier
 from mailbot.domain.model import GDPR_CATEGORIES, Category, Classification, Organisation
 from mailbot.domain.model_text import FeatureExtractor
 from mailbot.domain.rules import RuleSet, classify_unparseable
-from mailbot.domain.scoring import decided_as_labelled
+from mailbot.domain.scoring import NO_ACK, decided_as_labelled
 from mailbot.services.decide import classify_stateless
-
-#: Categories that never get an acknowledgement; automated mail outside them starts a loop.
-NO_ACK: frozenset[Category] = frozenset({Category.AUTOMATED, Category.REPLY})
 
 
 @dataclass(frozen=True)

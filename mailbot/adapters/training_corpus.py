@@ -8,7 +8,7 @@ honest figure, leave-one-writer-set-out, so they are kept apart, never pooled be
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +43,11 @@ class LabelledSet:
 
     def texts(self) -> list[tuple[str, Category]]:
         return [(model_text(m.parsed), m.category) for m in self.messages if m.trainable and m.parsed]
+
+
+def names_a_ticket(row: Mapping[str, str]) -> bool:
+    """The labels row says which ticket the message belongs to (``ticket_ref``)."""
+    return bool((row.get("ticket_ref") or "").strip())
 
 
 def category_of(label: str) -> Category:
@@ -85,8 +90,7 @@ def load_set(folder: Path, name: str | None = None) -> LabelledSet:
             parsed: ParsedMail | None = parse_message(raw)
         except UnparseableMail:
             parsed = None
-        in_thread = bool((row.get("ticket_ref") or "").strip())
-        messages.append(Labelled(row["file"], category, parsed, in_thread))
+        messages.append(Labelled(row["file"], category, parsed, names_a_ticket(row)))
     return LabelledSet(name or folder.name, folder, rows, tuple(messages))
 
 

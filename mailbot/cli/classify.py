@@ -18,17 +18,17 @@ from pathlib import Path
 import click
 
 from mailbot.adapters.rules_loader import RulesError, load_ruleset
+from mailbot.adapters.training_corpus import names_a_ticket
 from mailbot.cli.common import settings_of
 from mailbot.cli.output import table
 from mailbot.domain.classifier import Classifier
 from mailbot.domain.model import DUTCH_LABELS, Category, Classification, Organisation
 from mailbot.domain.rules import classify_unparseable
-from mailbot.domain.scoring import decided_as_labelled
+from mailbot.domain.scoring import NO_ACK, decided_as_labelled
 from mailbot.mail.parse import UnparseableMail, parse_message
 from mailbot.services.decide import classify_stateless
 
 #: Categories that never get an acknowledgement; automated mail outside them starts a loop.
-NO_ACK: frozenset[Category] = frozenset({Category.AUTOMATED, Category.REPLY})
 
 
 def iter_messages(paths: tuple[Path, ...]) -> Iterator[Path]:
@@ -100,8 +100,7 @@ def score(rows: list[dict[str, str]], folder: Path, classifier: Classifier, org:
         except ValueError:
             raise ValueError(f"unknown category {row['category']!r}") from None
         result = classify_file(folder / row["file"], classifier, org)
-        in_thread = bool((row.get("ticket_ref") or "").strip())
-        correct = decided_as_labelled(expected, result, in_thread=in_thread)
+        correct = decided_as_labelled(expected, result, in_thread=names_a_ticket(row))
         confusion[(expected, expected if correct else result.category)] += 1
         if not correct:
             wrong.append((row["file"], expected, result))

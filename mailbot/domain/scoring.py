@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from mailbot.domain.model import GDPR_CATEGORIES, Category, Classification
 
+#: Categories that never get an acknowledgement; automated mail outside them starts a loop.
+NO_ACK: frozenset[Category] = frozenset({Category.AUTOMATED, Category.REPLY})
 #: What a thread message may newly ask for that a reply carries as its secondary.
 _ASKED_IN_THREAD = frozenset({*GDPR_CATEGORIES, Category.COMPLAINT})
 

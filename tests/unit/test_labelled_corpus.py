@@ -7,9 +7,8 @@ from functools import cache
 
 import pytest
 
-from mailbot.cli.classify import NO_ACK
 from mailbot.domain.model import DUTCH_LABELS, Category, Classification, Organisation
-from mailbot.domain.scoring import decided_as_labelled
+from mailbot.domain.scoring import NO_ACK, decided_as_labelled
 from mailbot.mail.parse import parse_message
 from tests.support.classify import classify
 from tests.unit.test_rules_support import CORPUS, corpus_rows, shipped_rules
