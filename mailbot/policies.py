@@ -29,6 +29,7 @@ def organisation_of(settings: Settings) -> Organisation:
         timezone=o.timezone,
         own_addresses=own,
         staff=tuple(dict.fromkeys(a.lower() for a in settings.staff.addresses)),
+        form_senders=o.form_senders,
     )
 
 

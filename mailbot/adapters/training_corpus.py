@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailbot.domain.model import DUTCH_LABELS, Category
+from mailbot.domain.forms import read_mail
+from mailbot.domain.model import DUTCH_LABELS, Category, Organisation
 from mailbot.domain.model_text import model_text
-from mailbot.mail.parse import ParsedMail, UnparseableMail, parse_message
+from mailbot.mail.parse import ParsedMail, UnparseableMail
 
 
 class CorpusError(Exception):
@@ -66,7 +67,9 @@ def find_sets(roots: Iterable[Path]) -> list[Path]:
     return sorted(found)
 
 
-def load_set(folder: Path, name: str | None = None) -> LabelledSet:
+def load_set(folder: Path, org: Organisation, name: str | None = None) -> LabelledSet:
+    """One labelled folder, each message read as production reads it (``read_mail``: a form's
+    mail as the person's), so the model learns from the words it will be shown."""
     labels = folder / "labels.csv"
     try:
         with labels.open(newline="", encoding="utf-8") as fh:
@@ -87,15 +90,17 @@ def load_set(folder: Path, name: str | None = None) -> LabelledSet:
         except OSError as exc:
             raise CorpusError(f"{labels}:{number}: cannot read {row['file']} ({exc.strerror})") from None
         try:
-            parsed: ParsedMail | None = parse_message(raw)
+            parsed: ParsedMail | None = read_mail(raw, org)
         except UnparseableMail:
             parsed = None
         messages.append(Labelled(row["file"], category, parsed, names_a_ticket(row)))
     return LabelledSet(name or folder.name, folder, rows, tuple(messages))
 
 
-def load_sets(roots: Iterable[Path]) -> list[LabelledSet]:
+def load_sets(roots: Iterable[Path], org: Organisation) -> list[LabelledSet]:
     """All sets under the roots; names are unique (a clash gets its parent folder's name too)."""
     folders = find_sets(roots)
     names = [f.name for f in folders]
-    return [load_set(f, f"{f.parent.name}/{f.name}" if names.count(f.name) > 1 else f.name) for f in folders]
+    return [
+        load_set(f, org, f"{f.parent.name}/{f.name}" if names.count(f.name) > 1 else f.name) for f in folders
+    ]

@@ -65,8 +65,11 @@ def init(ctx: click.Context, as_json: bool) -> None:
     if model is not None and model.enabled and not model.file.exists():
         if any(p.is_dir() for p in model.corpus):
             from mailbot.cli.model import train_model
+            from mailbot.policies import organisation_of
 
-            meta = train_model(tuple(p for p in model.corpus if p.is_dir()), model.file)
+            meta = train_model(
+                tuple(p for p in model.corpus if p.is_dir()), model.file, organisation_of(settings)
+            )
             trained = int(meta["examples"])
             echo(f"text model trained on {trained} labelled messages: {model.file}")
         else:

@@ -22,10 +22,12 @@ from mailbot.adapters.training_corpus import names_a_ticket
 from mailbot.cli.common import settings_of
 from mailbot.cli.output import table
 from mailbot.domain.classifier import Classifier
+from mailbot.domain.forms import read_mail
 from mailbot.domain.model import DUTCH_LABELS, Category, Classification, Organisation
 from mailbot.domain.rules import classify_unparseable
 from mailbot.domain.scoring import NO_ACK, decided_as_labelled
-from mailbot.mail.parse import UnparseableMail, parse_message
+from mailbot.mail.parse import UnparseableMail
+from mailbot.policies import organisation_of
 from mailbot.services.decide import classify_stateless
 
 #: Categories that never get an acknowledgement; automated mail outside them starts a loop.
@@ -50,7 +52,7 @@ def classify_file(path: Path, classifier: Classifier, org: Organisation) -> Clas
 
         return classify_unparseable(f"cannot read file: {plain_reason(exc)}")
     try:
-        parsed = parse_message(raw)
+        parsed = read_mail(raw, org)
     except UnparseableMail as exc:
         return classify_unparseable(str(exc))
     return classify_stateless(parsed, classifier, org)
@@ -178,7 +180,7 @@ def command(
         ruleset = load_ruleset(rules_dir)
     except RulesError as exc:
         raise click.ClickException(f"rules refused: {exc}") from None
-    org = Organisation()
+    org = organisation_of(settings_of(ctx))
     try:
         classifier = classifier_for(ruleset, org, None if rules_only else model_file)
     except ModelFileError as exc:

@@ -17,6 +17,8 @@ import click
 
 from mailbot.cli.common import settings_of
 from mailbot.cli.output import json_option, report, table
+from mailbot.domain.model import Organisation
+from mailbot.policies import organisation_of
 
 if TYPE_CHECKING:  # the model's imports (scikit-learn, numpy) load only for the commands using them
     from mailbot.adapters.model_evaluation import Mistake
@@ -24,14 +26,14 @@ if TYPE_CHECKING:  # the model's imports (scikit-learn, numpy) load only for the
     from mailbot.adapters.training_corpus import LabelledSet
 
 
-def _sets(corpus: tuple[Path, ...]) -> list[LabelledSet]:
+def _sets(corpus: tuple[Path, ...], org: Organisation) -> list[LabelledSet]:
     from mailbot.adapters.training_corpus import CorpusError, load_sets
 
     missing = [str(p) for p in corpus if not p.is_dir()]
     if missing:
         raise click.ClickException(f"no such corpus folder: {', '.join(missing)}")
     try:
-        sets = load_sets(corpus)
+        sets = load_sets(corpus, org)
     except CorpusError as exc:
         raise click.ClickException(str(exc)) from None
     if not sets:
@@ -41,11 +43,13 @@ def _sets(corpus: tuple[Path, ...]) -> list[LabelledSet]:
     return sets
 
 
-def train_model(corpus: tuple[Path, ...], target: Path, extra: list[Example] | None = None) -> dict[str, Any]:
+def train_model(
+    corpus: tuple[Path, ...], target: Path, org: Organisation, extra: list[Example] | None = None
+) -> dict[str, Any]:
     """Train on every set under ``corpus`` (plus ``extra`` examples) and write ``target``."""
     from mailbot.adapters.text_model import Example, save, train
 
-    examples = [Example(text, category) for s in _sets(corpus) for text, category in s.texts()]
+    examples = [Example(text, category) for s in _sets(corpus, org) for text, category in s.texts()]
     examples.extend(extra or [])
     model = train(examples)
     save(model, target)
@@ -56,15 +60,17 @@ def correction_examples(ctx: click.Context) -> list[Example]:
     """Staff-reclassified tickets' original mail, read the way the model reads every message."""
     from mailbot.adapters.text_model import Example
     from mailbot.cli.common import opened_app
+    from mailbot.domain.forms import read_mail
     from mailbot.domain.model_text import model_text
-    from mailbot.mail.parse import UnparseableMail, parse_message
+    from mailbot.mail.parse import UnparseableMail
 
+    org = organisation_of(settings_of(ctx))
     examples: list[Example] = []
     with opened_app(ctx) as app:
         corrections = app.tickets.corrections()
     for raw, category in corrections:
         try:
-            examples.append(Example(model_text(parse_message(raw)), category))
+            examples.append(Example(model_text(read_mail(raw, org)), category))
         except UnparseableMail:
             continue
     return examples
@@ -101,7 +107,8 @@ def train_command(
         if not as_json:
             click.echo(f"corrections: {len(extra)} reclassified tickets")
     started = time.monotonic()
-    meta = train_model(corpus or settings.model.corpus, settings.model.file, extra)
+    org = organisation_of(settings)
+    meta = train_model(corpus or settings.model.corpus, settings.model.file, org, extra)
     seconds = time.monotonic() - started
     if as_json:
         data = {
@@ -130,11 +137,11 @@ def evaluate_command(
     """Leave-one-writer-set-out: per held-out set, a model trained on all the others."""
     from mailbot.adapters.model_evaluation import cross_validate, summarise
     from mailbot.adapters.rules_loader import RulesError, load_ruleset
-    from mailbot.domain.model import Organisation
 
     settings = settings_of(ctx)
     assert settings.model is not None
-    sets = _sets(corpus or settings.model.corpus)
+    org = organisation_of(settings)
+    sets = _sets(corpus or settings.model.corpus, org)
     if len(sets) < 2:
         raise click.ClickException("cross-validation needs at least two labelled sets")
     try:
@@ -142,7 +149,7 @@ def evaluate_command(
     except RulesError as exc:
         raise click.ClickException(f"rules refused: {exc}") from None
     started = time.monotonic()
-    scores = cross_validate(sets, ruleset, Organisation())
+    scores = cross_validate(sets, ruleset, org)
     summary = summarise(scores)
     if as_json:
         data = {

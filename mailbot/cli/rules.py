@@ -38,7 +38,7 @@ def run_cases(rules_dir: Path) -> tuple[int, list[str]]:
     """(number of cases, the failures as readable lines)."""
     from mailbot.adapters.rules_loader import load_ruleset
     from mailbot.domain.classifier import RulesClassifier
-    from mailbot.mail.parse import parse_message
+    from mailbot.domain.forms import read_mail
     from mailbot.services.decide import classify_stateless
 
     org = Organisation()
@@ -47,7 +47,7 @@ def run_cases(rules_dir: Path) -> tuple[int, list[str]]:
     for file in sorted((rules_dir / "golden").glob("*.toml")):
         for number, case in enumerate(tomllib.loads(file.read_text(encoding="utf-8")).get("case", []), 1):
             total += 1
-            result = classify_stateless(parse_message(case_message(case)), classifier, org)
+            result = classify_stateless(read_mail(case_message(case), org), classifier, org)
             want = expected_category(str(case["expect"]))
             triage_ok = "triage" not in case or bool(case["triage"]) == result.triage
             if result.category is not want or not triage_ok:

@@ -32,6 +32,7 @@ from mailbot.config.values import (
     Dates,
     Domain,
     Flag,
+    FormSenders,
     OptionalPath,
     OptionalText,
     Paths,
@@ -93,6 +94,8 @@ class OrganisationSettings(Section):
     domain: Domain = "ordevos.nl"
     ticket_prefix: TicketPrefix = "ORD"
     timezone: TimeZoneName = "Europe/Amsterdam"
+    #: Senders whose mail carries a person's words typed into a form (mailbot.domain.forms).
+    form_senders: FormSenders = ()
 
     @property
     def zone(self) -> ZoneInfo:

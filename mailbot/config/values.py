@@ -181,6 +181,22 @@ def _domain(value: object) -> str:
     return text.lower()
 
 
+def _form_sender(value: object) -> str:
+    """An address (``noreply@ordevos-web.nl``) or a whole domain (``@ordevos-web.nl``)."""
+    text = _string(value)
+    if text.startswith("@"):
+        try:
+            return "@" + _domain(text[1:])
+        except Invalid:
+            raise Invalid(
+                f"must be an address or @domain like @forms.example.nl (got {shown(value)})"
+            ) from None
+    try:
+        return _address(text).lower()
+    except Invalid:
+        raise Invalid(f"must be an address or @domain like @forms.example.nl (got {shown(value)})") from None
+
+
 def _prefix(value: object) -> str:
     # It ends up in subjects as "[ORD-1234]" and in a matching pattern: keep it to letters/digits.
     text = _string(value)
@@ -289,6 +305,7 @@ ClockTime = Annotated[time, setting(_clock_time)]
 Address = Annotated[str, setting(_address)]
 Addresses = Annotated[tuple[str, ...], setting(_list_of(_address, allow_empty=False))]
 Domain = Annotated[str, setting(_domain)]
+FormSenders = Annotated[tuple[str, ...], setting(_list_of(_form_sender))]
 TicketPrefix = Annotated[str, setting(_prefix)]
 TimeZoneName = Annotated[str, setting(_timezone)]
 ConfigPath = Annotated[Path, setting(_path)]

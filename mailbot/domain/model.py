@@ -94,6 +94,9 @@ class Organisation:
     own_addresses: tuple[str, ...] = ("info@ordevos.nl",)
     #: Head office: who may answer through a ticket's private reply address (lower-case).
     staff: tuple[str, ...] = ()
+    #: Senders that carry a person's words typed into a form (the website's contact form, a
+    #: booking tool): whole addresses or ``@domain`` (lower-case). See :mod:`mailbot.domain.forms`.
+    form_senders: tuple[str, ...] = ()
 
 
 def new_id() -> str:

@@ -119,6 +119,8 @@ class ParsedMail:
     defects: tuple[str, ...] = field(default=())
     #: For a delivery report: the Message-IDs of the messages it returns (R-C6), else empty.
     bounced_ids: tuple[str, ...] = field(default=())
+    #: For a form's mail read as the person's (:mod:`mailbot.domain.forms`): the form's sender.
+    via_form: str | None = None
 
     def header(self, name: str) -> str | None:
         """First value of a header (case-insensitive), or None."""

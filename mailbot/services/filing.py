@@ -123,6 +123,7 @@ def record(
         "secondary": c.secondary.value if c.secondary else None,
         "automated_reasons": list(c.automated_reasons),
         "defects": list(parsed.defects),
+        "via_form": parsed.via_form,  # the form that relayed the person's words (domain/forms.py)
     }
     message_id = uow.messages.add(
         NewMessage(

@@ -75,9 +75,14 @@ class IngestReport:
     parsed: ParsedCache = field(default_factory=ParsedCache)
 
 
-def try_parse(raw: bytes) -> ParsedMail | None:
+#: Raw bytes → the mail mailbot reasons about (production: ``Processor.read``, which reads a
+#: form's mail as the person's, so the customer is the person who filled in the form).
+Reader = Callable[[bytes], ParsedMail]
+
+
+def try_parse(raw: bytes, read: Reader = parse_message) -> ParsedMail | None:
     try:
-        return parse_message(raw)
+        return read(raw)
     except Exception:  # unreadable here is processing's to quarantine, with its reason
         return None
 
@@ -88,12 +93,13 @@ def store_incoming(
     message: IncomingMessage,
     clock: Clock,
     cache: ParsedCache | None = None,
+    read: Reader = parse_message,
 ) -> str | None:
     """Store one message; returns the new raw id, or None when the same bytes were stored before."""
     if uow.mailbox.is_stored(message.raw):
         return None
     now = clock()
-    parsed = try_parse(message.raw)
+    parsed = try_parse(message.raw, read)
     address, name, message_id = (
         (parsed.from_address, parsed.from_name, parsed.message_id) if parsed else (None,) * 3
     )
@@ -137,6 +143,7 @@ def ingest(
     *,
     on_batch: Callable[[IngestReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    read: Reader = parse_message,
 ) -> IngestReport:
     """One pass over ``source``: every message it has is stored (or recognised) and then marked done."""
     report = IngestReport()
@@ -145,20 +152,20 @@ def ingest(
     for batch in source.batches(cursor):
         if should_stop is not None and should_stop():
             break  # the batch was not stored: it stays at the source for the next start
-        _ingest_batch(source, database, clock, batch, report)
+        _ingest_batch(source, database, clock, batch, report, read)
         if on_batch:
             on_batch(report)
     return report
 
 
 def _ingest_batch(
-    source: Source, database: Database, clock: Clock, batch: Batch, report: IngestReport
+    source: Source, database: Database, clock: Clock, batch: Batch, report: IngestReport, read: Reader
 ) -> None:
     stored: list[str] = []
     duplicates = 0
     with database.transaction() as uow:
         for message in batch.messages:
-            raw_id = store_incoming(uow, source.name, message, clock, report.parsed)
+            raw_id = store_incoming(uow, source.name, message, clock, report.parsed, read)
             if raw_id is None:
                 duplicates += 1
             else:

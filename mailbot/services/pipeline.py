@@ -55,6 +55,8 @@ def run_pass(
     should_stop: Callable[[], bool] | None = None,
 ) -> PassSummary:
     """``should_stop`` (SIGTERM in ``mailbot run``) ends the pass after the batch or message in hand."""
-    ingested = ingest(source, database, clock, on_batch=on_progress, should_stop=should_stop)
+    ingested = ingest(
+        source, database, clock, on_batch=on_progress, should_stop=should_stop, read=processor.read
+    )
     processed = process_pending(database, processor, clock, parsed=ingested.parsed, should_stop=should_stop)
     return summarise(ingested, processed)

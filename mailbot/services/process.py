@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from mailbot.domain.classifier import Classifier
+from mailbot.domain.forms import read_mail
 from mailbot.domain.model import (
     Customer,
     Organisation,
@@ -26,7 +27,7 @@ from mailbot.domain.model import (
     TicketStatus,
 )
 from mailbot.domain.staff_mail import ReplyAddresses
-from mailbot.mail.parse import ParsedMail, parse_message
+from mailbot.mail.parse import ParsedMail
 from mailbot.services.decide import Action, Decision, decide
 from mailbot.services.filing import DeadlineCalculator, mark_bounced, open_ticket, record
 from mailbot.services.ingest import ParsedCache
@@ -92,6 +93,10 @@ class Processor:
     on_staff_reply: list[StaffReplyHook] = field(default_factory=list)
     replies: ReplyAddresses | None = None
     challenges: ReplyAddresses | None = None
+
+    def read(self, raw: bytes) -> ParsedMail:
+        """The one reading of a message's bytes, at intake and here: a form's mail as the person's."""
+        return read_mail(raw, self.org)
 
 
 @dataclass
@@ -261,7 +266,7 @@ def _claim_and_handle(
     if parsed is None:
         # Past the parse only the row's id, time and customer are read: letting the bytes go
         # keeps a large message from being held twice, as bytes and as its MIME tree (issue 15).
-        parsed = parse_message(raw.raw)
+        parsed = processor.read(raw.raw)
         raw = replace(raw, raw=b"")
     outcome = handle(uow, processor, raw, now, parsed)
     del parsed  # its attachments' bytes need not be held while the row is rewritten (issue 15)
@@ -306,7 +311,7 @@ def handle(
 ) -> str:
     """Decide on one claimed message and carry the decision out in ``uow`` (``parsed``: ingest's
     parse of the same bytes, when this pass made one)."""
-    parsed = parsed or parse_message(raw.raw)
+    parsed = parsed or processor.read(raw.raw)
     customer = uow.customers.get(raw.customer_id) if raw.customer_id else None
     sender = parsed.from_address if customer else None
     decision = decide(

@@ -698,3 +698,19 @@ def test_listener_beyond_loopback_only_on_a_declared_private_network(tmp_path: P
     env = {"MAILBOT_LISTENER__HOST": "0.0.0.0", "MAILBOT_LISTENER__PRIVATE_NETWORK": "true"}
     settings = load_settings(None, env)
     assert (settings.listener.host, settings.listener.private_network) == ("0.0.0.0", True)
+
+
+def test_form_senders_take_addresses_and_whole_domains(tmp_path: Path) -> None:
+    toml = '[organisation]\nform_senders = ["NoReply@Forms.Example.nl", "@Web.Example.nl"]\n'
+    settings = load(tmp_path, toml)
+    assert settings.organisation.form_senders == ("noreply@forms.example.nl", "@web.example.nl")
+    from_env = load(tmp_path, env={"MAILBOT_ORGANISATION__FORM_SENDERS": "@web.example.nl, a@b.nl"})
+    assert from_env.organisation.form_senders == ("@web.example.nl", "a@b.nl")
+    assert load(tmp_path).organisation.form_senders == ()
+
+
+@pytest.mark.parametrize("entry", ["forms.example.nl", "@", "@not a domain", "noreply@"])
+def test_a_form_sender_that_is_neither_address_nor_domain_is_refused(tmp_path: Path, entry: str) -> None:
+    error = error_of(tmp_path, f'[organisation]\nform_senders = ["{entry}"]\n')
+    assert error.key == "organisation.form_senders"
+    assert error.problem.startswith("entry 1: must be an address or @domain like @forms.example.nl")

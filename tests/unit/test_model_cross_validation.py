@@ -39,7 +39,7 @@ KNOWN_GAPS = {"w56": 0.35}
 @pytest.mark.slow
 def test_leave_one_writer_set_out_meets_its_floors() -> None:
     roots = [REPO / "corpus"] + ([SHARED_LABELLED] if SHARED_LABELLED.is_dir() else [])
-    sets = load_sets(roots)
+    sets = load_sets(roots, Organisation())
     assert len(sets) >= 35, [s.name for s in sets]
     scores = cross_validate(sets, load_ruleset(REPO / "mailbot" / "defaults" / "rules"), Organisation())
     summary = summarise(scores)
