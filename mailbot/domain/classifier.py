@@ -188,15 +188,17 @@ class ModelClassifier:
         prediction = self.model.predict(model_text(parsed, parts=structure.parts))
         # mail in one of our threads is decided by threading: a person answering us writes in a
         # thread, so words alone never make such mail "automated" (only its headers can)
-        threaded = bool(
-            parsed.in_reply_to
+        # …nor the words a person typed into the company's own form (mailbot.domain.forms)
+        answerable = bool(
+            parsed.via_form
+            or parsed.in_reply_to
             or parsed.references
             or find_ticket_refs(parsed.subject, self.org.ticket_prefix)
         )
         return decide_content(
             prediction,
             structure.language,
-            allow_automated=not threaded,
+            allow_automated=not answerable,
             override=structure.override,
             rules_request=structure.rules_request,
         )

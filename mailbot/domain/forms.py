@@ -73,6 +73,8 @@ def relays_a_form(parsed: ParsedMail, org: Organisation) -> bool:
 
 
 def _persons(fields: FormFields, org: Organisation) -> bool:
+    if not fields.address:
+        return True  # a call-back form: no address, so nothing is sent (decide: "no-sender")
     return not is_own_address(org, fields.address) and not is_machine_sender(fields.address)
 
 
@@ -88,7 +90,7 @@ def as_persons_mail(parsed: ParsedMail, org: Organisation) -> ParsedMail:
     }
     return dataclasses.replace(
         parsed,
-        from_address=fields.address,
+        from_address=fields.address or None,
         from_name=fields.name,
         reply_to=None,
         subject=fields.subject or parsed.subject,

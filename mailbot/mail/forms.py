@@ -53,6 +53,10 @@ _BARE = re.compile(
     + r")(?:\s+(.*?))?\s*$",
     re.IGNORECASE,
 )
+#: WPForms' plain text puts each label between dashes, its value below after a blank line.
+_HEADING = re.compile(r"^\s*-{2,}\s*([^\W\d_].{0,40}?)\s*-{2,}\s*$")
+#: What form plugins print for a field left empty.
+_EMPTY = frozenset({"(leeg)", "(empty)", "(niet ingevuld)", "-", "n/a", "(none)"})
 _SEPARATOR = re.compile(r"^\s*(?:-{2,}|_{3,}|={3,})\s*$")
 _OPTIONAL = re.compile(r"\s*\((?:optioneel|optional|verplicht|required)\)\s*$", re.IGNORECASE)
 #: A form's first field comes within its first lines, under a heading at most; a letter that
@@ -62,7 +66,11 @@ _FIELD_LIMIT = 40
 
 @dataclass(frozen=True)
 class FormFields:
-    """What a person typed into a form: ``message`` is their words, other fields included."""
+    """What a person typed into a form: ``message`` is their words, other fields included.
+
+    ``address`` is empty for a call-back form (a name and a phone number, no e-mail field): the
+    person is owed an answer by phone, and there is no address to acknowledge.
+    """
 
     address: str
     name: str
@@ -76,6 +84,9 @@ def _field(line: str, bare: bool) -> tuple[str, str] | None:
     A known label alone on its line is a field whose value is on the next line; a known label
     followed by its value without a colon counts only in ``bare`` (HTML table) text.
     """
+    found = _HEADING.match(line)
+    if found:
+        return _KINDS.get(_OPTIONAL.sub("", found.group(1)).strip().lower(), "other"), ""
     found = _LABELLED.match(line)
     if found:
         label = _OPTIONAL.sub("", found.group(1)).strip()
@@ -136,16 +147,22 @@ def read_form(text: str, *, html_rendering: bool = False) -> FormFields | None:
             message = message or kind == "message"
             words.append(value if kind == "message" else line)
             continue
+        if not value and _HEADING.match(line):
+            while index < len(lines) and not lines[index].strip():
+                index += 1  # "--- E-mailadres ---", a blank line, then the value
         below = lines[index] if index < len(lines) else ""
         if not value and below.strip() and _field(below, html_rendering) is None:
             value = below.strip()  # "E-mailadres" on a line of its own (Gravity Forms), its value below
             index += 1
+        if value.strip().lower() in _EMPTY:
+            value = ""
         values.setdefault(kind, value)
     if not message and "phone" not in values:
         return None  # "Van/Aan/Onderwerp" above a quoted mail: a mail program's header, not a form
     person = _address(values.get("email", "")) or _address(values.get("from", ""))
-    if person is None:
-        return None
+    if person is None and not (values.get("phone", "").strip() and values.get("name", "").strip()):
+        return None  # neither an address nor a name and number to call back: nobody to answer
+    person = person or ("", "")
     name = values.get("name", "").strip() or person[1].strip()
     if not name:
         name = " ".join(p for p in (values.get("first", ""), values.get("last", "")) if p).strip()

@@ -97,3 +97,22 @@ def test_a_form_from_an_unknown_machine_stays_machine_mail(app: App) -> None:
     )
     summary = one_pass(app, raw)
     assert (summary.tickets_opened, summary.automated) == (0, 1)
+
+
+def test_a_call_back_form_opens_a_ticket_with_its_deadline_and_sends_nothing(app: App) -> None:
+    """No e-mail field: the person is owed a call within the 48 hours, and no letter can go."""
+    msg = EmailMessage()
+    msg["From"] = "Website <wordpress@ordevos.nl>"
+    msg["To"] = "info@ordevos.nl"
+    msg["Subject"] = "Klacht: terugbelverzoek"
+    msg["Message-ID"] = "<callback-1@ordevos.nl>"
+    msg.set_content("Naam: R. Pranoto\nTelefoonnummer: 0651229087\nWaar gaat het over?: 2x afgeschreven\n")
+    summary = one_pass(app, msg.as_bytes())
+    assert (summary.tickets_opened, summary.automated) == (1, 0)
+    with open_store(app) as store:
+        [ticket] = store.all_tickets()
+        outbox = list(store.session.scalars(select(Outbox).where(Outbox.ticket_id == ticket.id)))
+        kinds = {e.kind: e.detail for e in store.audit_events(ticket.id)}
+    assert ticket.category == "complaint" and ticket.first_response_due == RECEIVED + timedelta(hours=48)
+    assert "acknowledgement" not in {o.purpose for o in outbox}
+    assert kinds["ack.skipped"]["reason"] == "no-sender"

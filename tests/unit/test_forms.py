@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mailbot.adapters.rules_loader import load_ruleset
+from mailbot.domain.classifier import ModelClassifier, Prediction
 from mailbot.domain.forms import as_persons_mail, read_mail, relays_a_form
-from mailbot.domain.model import Organisation
+from mailbot.domain.model import Category, Organisation
 from mailbot.mail.forms import read_form
 from mailbot.mail.parse import parse_message
 
+RULES = Path(__file__).resolve().parents[2] / "mailbot" / "defaults" / "rules"
 ORG = Organisation(staff=("hoofdkantoor@ordevos.nl",), form_senders=("@forms.example.net",))
 
 CONTACT_FORM_7 = """Nieuw bericht via het contactformulier op ordevos.nl
@@ -136,8 +140,8 @@ def test_a_van_field_with_name_and_address_names_the_person() -> None:
         # a mail program's header above a quoted mail: no message field, no phone field
         "Dank je!\n\nVan: Ordevos <info@ordevos.nl>\nVerzonden: maandag 2 maart\n"
         "Aan: jan@example.nl\nOnderwerp: Uw vraag\n",
-        # a form without an address: nobody to answer
-        "Naam: Piet\nTelefoon: 0612345678\nBericht:\nBel me terug\n",
+        # a form with neither an address nor a name and number: nobody to answer
+        "Telefoon: 0612345678\nBericht:\nBel me terug\n",
         # an address that is not one
         "Naam: Piet\nE-mail: piet at example\nBericht:\nBel me terug\n",
         # an ordinary letter
@@ -218,3 +222,62 @@ def test_any_text_is_read_without_error(text: str) -> None:
 def test_any_arrangement_of_form_lines_is_read_without_error(lines: list[str]) -> None:
     fields = read_form("\n".join(lines))
     assert fields is None or fields.address == "a@b.nl"
+
+
+WPFORMS = """--- Naam ---
+
+Thomas Verbeek
+
+--- E-mailadres ---
+
+t.verbeek@example.nl
+
+--- Geboortedatum (ter verificatie) ---
+
+(Leeg)
+
+--- Soort verzoek ---
+
+Inzage in mijn gegevens
+
+--- Toelichting ---
+
+Graag een kopie van alles wat u van mij hebt.
+
+Verzonden vanaf: https://www.ordevos.nl/privacy/verzoek/
+"""
+
+
+def test_wpforms_labels_between_dashes_with_values_below_a_blank_line() -> None:
+    fields = read_form(WPFORMS)
+    assert fields is not None
+    assert (fields.address, fields.name) == ("t.verbeek@example.nl", "Thomas Verbeek")
+    assert "Inzage in mijn gegevens" in fields.message and "kopie van alles" in fields.message
+    assert "(Leeg)" in fields.message  # an unknown field's value is the person's, kept as written
+
+
+class _MachineSaying:
+    """A text model that reads every text as machine mail."""
+
+    def predict(self, text: str) -> Prediction:
+        rest = (1.0 - 0.9) / (len(Category) - 1)
+        return Prediction({c: 0.9 if c is Category.AUTOMATED else rest for c in Category})
+
+
+def test_the_model_never_calls_a_persons_form_machine_mail() -> None:
+    """Booking and callback forms read like notifications ("Status: in afwachting van betaling"),
+    but a person typed them: the words decide their category, never "automated"."""
+    classifier = ModelClassifier(load_ruleset(RULES), ORG, _MachineSaying())
+    raw = mail("noreply@ordevos-web.nl", CONTACT_FORM_7.replace("Klacht over mijn coach", "Boeking"))
+    assert classifier.content(parse_message(raw)).category is Category.AUTOMATED  # as it came
+    result = classifier.content(read_mail(raw, ORG))
+    assert result.category is not Category.AUTOMATED and not result.automated
+
+
+def test_a_call_back_form_is_the_persons_mail_without_an_address() -> None:
+    text = "Naam: R. Pranoto\nTelefoonnummer: 0651229087\nWaar gaat het over?: factuur 2x afgeschreven\n"
+    fields = read_form(text)
+    assert fields is not None and (fields.address, fields.name) == ("", "R. Pranoto")
+    parsed = read_mail(mail("wordpress@ordevos.nl", text), ORG)
+    assert parsed.via_form == "wordpress@ordevos.nl" and parsed.from_address is None
+    assert "2x afgeschreven" in parsed.text
