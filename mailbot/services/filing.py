@@ -83,7 +83,10 @@ def open_ticket(
         updated_at=now,
         **due,
     )
-    uow.tickets.add(ticket, parsed.subject, c.evidence)
+    # A form's mail says so where staff read why (``tickets show``, the ticket page): the sender
+    # they see is the address typed into the form, which nobody has verified.
+    via = (f"via form {parsed.via_form}",) if parsed.via_form else ()
+    uow.tickets.add(ticket, parsed.subject, (*c.evidence, *via))
     uow.audit.record(
         "ticket.opened",
         now,
@@ -93,6 +96,7 @@ def open_ticket(
         rule=c.rule,
         confidence=c.confidence,
         triage=c.triage,
+        via_form=bool(parsed.via_form),
     )
     log.info("ticket opened", extra={"ticket": ticket.ref, "category": category.value})
     return ticket

@@ -68,6 +68,7 @@ def test_a_complaint_through_the_website_form_is_the_persons_ticket(app: App, se
         customer = store.customer(ticket.customer_id)
         assert customer is not None and store.customer_address(customer) == "m.verbeek@example.nl"
         assert store.ticket_subject(ticket) == "Klacht over mijn coach"
+        assert f"via form {sender}" in store.ticket_evidence(ticket)  # staff see where it came from
         acks = list(
             store.session.scalars(
                 select(Outbox).where(Outbox.ticket_id == ticket.id, Outbox.purpose == "acknowledgement")

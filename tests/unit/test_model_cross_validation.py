@@ -2,7 +2,7 @@
 
 Each held-out set is scored by rules + a model trained on all the other sets only. The floors sit
 just under today's figures (``mailbot model evaluate``; bench/README.md has them), so a change that
-makes classification worse on writers it never saw fails here. About four minutes on two cores (35 sets).
+makes classification worse on writers it never saw fails here. About four minutes on two cores (37 sets).
 """
 
 from __future__ import annotations
@@ -19,28 +19,30 @@ from mailbot.domain.model import Organisation
 REPO = Path(__file__).resolve().parents[2]
 SHARED_LABELLED = REPO.parent / "shared" / "corpus" / "labelled"
 
-#: 35 sets on 2026-12-07 (fourth session): mean 92.5%, rights requests found 95.5%, 2 lost (both
-#: w52, young people in street language), 6 automated acknowledged. Worst w56 36.0%: mail wrapped by
-#: the website's form and other platforms, which the header and sender rules call automated before
-#: any word is read — a missing capability (company-named form senders), not a model miss, so it
-#: has its own floor and the worst of the others is w52 83.5%. A request made inside a ticket's
-#: thread counts as found when the reply carries it as its secondary (``domain/scoring.py``, the
-#: reference corpus's d031). The floors dropped when harder writer sets joined, not because
-#: classification got worse; the targets (96% / 92% / 99% / none lost / none acknowledged) are not met.
+#: 37 sets on 2026-12-07 (fifth session): mean 93.2%, rights requests found 97.0%, 1 lost (w52,
+#: young people in street language), 16 automated mails in an acknowledged category. Worst of the
+#: writer sets w57 82.0% (the website's forms: newsletter opt-out notices read as the person's words
+#: and called erasure, the company's own system mail called "other" — 8 of the 16), then w52 83.5%.
+#: w56 (mail wrapped by forms and platforms) rose from 36.0% to 68.0% when a form's mail became the
+#: person's (``domain/forms.py``); its rest is platform notifications (LinkedIn, voicemail, chat)
+#: that carry a person's words without their address, so it keeps its own floor. A request made
+#: inside a ticket's thread counts as found when the reply carries it as its secondary
+#: (``domain/scoring.py``, the reference corpus's d031). Floors moved down only when harder writer
+#: sets joined; the targets (96% / 92% / 99% / none lost / none acknowledged) are not met.
 MEAN_FLOOR = 0.92
-WORST_FLOOR = 0.82
-RECALL_FLOOR = 0.95
-REQUESTS_LOST_CEILING = 2
-AUTO_ACKED_CEILING = 6
+WORST_FLOOR = 0.81
+RECALL_FLOOR = 0.96
+REQUESTS_LOST_CEILING = 1
+AUTO_ACKED_CEILING = 16
 #: Sets whose misses are a known missing capability, each with its own floor.
-KNOWN_GAPS = {"w56": 0.35}
+KNOWN_GAPS = {"w56": 0.66}
 
 
 @pytest.mark.slow
 def test_leave_one_writer_set_out_meets_its_floors() -> None:
     roots = [REPO / "corpus"] + ([SHARED_LABELLED] if SHARED_LABELLED.is_dir() else [])
     sets = load_sets(roots, Organisation())
-    assert len(sets) >= 35, [s.name for s in sets]
+    assert len(sets) >= 37, [s.name for s in sets]
     scores = cross_validate(sets, load_ruleset(REPO / "mailbot" / "defaults" / "rules"), Organisation())
     summary = summarise(scores)
     table = ", ".join(f"{s.name} {s.accuracy:.1%}" for s in scores)
