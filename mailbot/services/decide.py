@@ -269,6 +269,8 @@ def _no_ack_reason(
     """Why a new ticket gets no acknowledgement, or None when it gets one (R-C1…R-C5, R-C8)."""
     if result.automated:
         return "model-automated"  # it may be machine mail: answering it could start a loop (R-C3)
+    if result.automated_reasons:
+        return "relayed-by-machine"  # a person's words, but the sender is the machine (R-C1, R-C3)
     if result.category not in TICKET_CATEGORIES:
         return "category"
     if restricted and result.category not in GDPR_CATEGORIES:

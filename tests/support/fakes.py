@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
+from mailbot.domain.classifier import Prediction
 from mailbot.domain.model import Category, Classification
 from mailbot.mail.parse import ParsedMail
 from mailbot.services.ports import Batch, Cursor, IncomingMessage
@@ -77,3 +78,14 @@ class _KeywordClassifier:
 
 
 keyword_classifier = _KeywordClassifier()
+
+
+class FixedReading:
+    """A text model that gives ``category`` the share ``share`` for every text."""
+
+    def __init__(self, category: Category, share: float) -> None:
+        self.category, self.share = category, share
+
+    def predict(self, text: str) -> Prediction:
+        rest = (1.0 - self.share) / (len(Category) - 1)
+        return Prediction({c: self.share if c is self.category else rest for c in Category})

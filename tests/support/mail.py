@@ -38,3 +38,19 @@ def make_mail(
         maintype, subtype = ctype.split("/", 1)
         msg.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
     return msg.as_bytes()
+
+
+def voicemail(**headers: str) -> bytes:
+    """A voicemail-to-e-mail notice whose transcript is a caller's complaint (``Auto_Submitted``:
+    header names with ``_`` for ``-``)."""
+    msg = EmailMessage()
+    msg["From"] = "Voicemail <voicemail@voys.example>"
+    msg["To"] = "info@ordevos.nl"
+    msg["Subject"] = "Nieuwe voicemail van +31 6 2745 1180 (1:48)"
+    msg["Message-ID"] = "<vm-1@voys.example>"
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(
+        "Transcript: ja hallo, ik bel over mijn factuur, dit is de derde keer, ik wil mijn geld terug."
+    )
+    return msg.as_bytes()
