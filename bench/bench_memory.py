@@ -134,7 +134,7 @@ def stages(megabytes: float, seed: int) -> None:
         source = app.source()
         print(f"after start-up and model: RSS peak {_hwm_mib():.0f} MiB")
         for name, run in (
-            ("ingest", lambda: ingest(source, app.database, app.clock)),
+            ("ingest", lambda: ingest(source, app.database, app.clock, read=app.processor.read)),
             ("process", lambda: process_pending(app.database, app.processor, app.clock)),
             ("send", app.outbox.drain),
         ):

@@ -214,7 +214,7 @@ def profile(backend: str, n: int, seed: int, out: str) -> None:
 
             statements: Counter[str] = Counter()
             t0, c0 = time.perf_counter(), time.process_time()
-            ingested = ingest(source, app.database, app.clock)
+            ingested = ingest(source, app.database, app.clock, read=app.processor.read)
             t1, c1 = time.perf_counter(), time.process_time()
             if os.environ.get("BENCH_COUNT_SQL"):  # what the process stage says to the database
 

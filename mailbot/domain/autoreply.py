@@ -44,6 +44,17 @@ _PRESENCE_MARKERS = (
     "x-ms-exchange-generated-message-source",
 )
 _MACHINE_GENERATED_TRUE = ("x-fc-machinegenerated", "x-ms-exchange-organization-autoresponse")
+#: Every header by which a message says a machine sent it (R-C1..R-C4 above): what a relay
+#: (a website form) adds about its delivery, dropped when its mail becomes the person's.
+MACHINE_MARKER_HEADERS = (
+    "auto-submitted",
+    "precedence",
+    "x-precedence",
+    "x-auto-response-suppress",
+    "return-path",
+    *_PRESENCE_MARKERS,
+    *_MACHINE_GENERATED_TRUE,
+)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mailbot.mail.parse import ParsedMail, parse_message
+from mailbot.mail.parse import ParsedMail
 from mailbot.services.ports import OVERSIZE_PREFIX_BYTES, Batch, Clock, IncomingMessage, Source
 from mailbot.services.repositories import Database, UnitOfWork
 
@@ -80,7 +80,7 @@ class IngestReport:
 Reader = Callable[[bytes], ParsedMail]
 
 
-def try_parse(raw: bytes, read: Reader = parse_message) -> ParsedMail | None:
+def try_parse(raw: bytes, read: Reader) -> ParsedMail | None:
     try:
         return read(raw)
     except Exception:  # unreadable here is processing's to quarantine, with its reason
@@ -92,8 +92,8 @@ def store_incoming(
     source_name: str,
     message: IncomingMessage,
     clock: Clock,
+    read: Reader,
     cache: ParsedCache | None = None,
-    read: Reader = parse_message,
 ) -> str | None:
     """Store one message; returns the new raw id, or None when the same bytes were stored before."""
     if uow.mailbox.is_stored(message.raw):
@@ -141,11 +141,14 @@ def ingest(
     database: Database,
     clock: Clock,
     *,
+    read: Reader,
     on_batch: Callable[[IngestReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    read: Reader = parse_message,
 ) -> IngestReport:
-    """One pass over ``source``: every message it has is stored (or recognised) and then marked done."""
+    """One pass over ``source``: every message it has is stored (or recognised) and then marked done.
+
+    ``read`` is required (production passes ``Processor.read``): a default would let a caller store
+    a form's mail under the form's sender instead of the person who filled it in."""
     report = IngestReport()
     with database.transaction() as uow:
         cursor = uow.mailbox.cursor(source.name)
@@ -165,7 +168,7 @@ def _ingest_batch(
     duplicates = 0
     with database.transaction() as uow:
         for message in batch.messages:
-            raw_id = store_incoming(uow, source.name, message, clock, report.parsed, read)
+            raw_id = store_incoming(uow, source.name, message, clock, read, report.parsed)
             if raw_id is None:
                 duplicates += 1
             else:

@@ -82,7 +82,7 @@ def test_two_workers_process_each_stored_message_once(
     settings = load_settings(None, env)
     app = build_app(settings, clock=clock)  # type: ignore[arg-type]
     try:
-        stored = ingest(MaildirSource(inbox), app.database, app.clock)
+        stored = ingest(MaildirSource(inbox), app.database, app.clock, read=app.processor.read)
     finally:
         app.close()
     assert stored.fetched == MESSAGES

@@ -27,7 +27,7 @@ class Conversation:
         source = MemorySource()
         for raw in raws:
             source.add(raw, at or self.app.clock())
-        ingested = ingest(source, self.app.database, self.app.clock)
+        ingested = ingest(source, self.app.database, self.app.clock, read=self.app.processor.read)
         report = process_pending(
             self.app.database, self.app.processor, self.app.clock, parsed=ingested.parsed
         )
