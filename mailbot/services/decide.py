@@ -17,6 +17,8 @@
                     ▼
        In-Reply-To/References naming our mail (trusted from anyone) ─► REPLY: APPEND to that ticket
        subject reference (only from the ticket's people)             ─► REPLY: APPEND
+         …unless its own words clearly make a rights request that ticket is not ─► OPEN that
+          request's own ticket (its legal month, identity check, acknowledgement)
                     │ none
                     ▼
        OPEN a ticket in the content category; acknowledge unless a loop guard says no
@@ -65,6 +67,20 @@ class ThreadLookup(Protocol):
 
     def automatic_replies_today(self, address: str) -> int: ...
 
+    def has_request(self, ticket_id: str, category: Category) -> bool:
+        """Whether that ticket, or another open ticket of its customer, is this request already."""
+        ...
+
+
+#: A rights request this clear (the model's share) in a reply's own words opens a ticket of its
+#: own: appended to the thread's ticket it had no legal month, no identity check and no answer
+#: of its own. Leave-one-set-out over 39 sets: of 88 held-out requests made in a thread, 68 read
+#: at 0.8 or more (60 at 0.9); of 748 messages labelled plain replies, 37 (21 at 0.9). Read one by
+#: one, those 37 are mostly on a ticket that is that request already (an ID sent for an access
+#: request, "the copy is incomplete"), which ``has_request`` keeps appended, or a new request the
+#: writer still labelled "reply" ("just delete everything then"); one is a trap ("geen bezwaar").
+REQUEST_IN_REPLY = 0.8
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -74,6 +90,7 @@ class Decision:
     no_ack_reason: str | None = None  # OPEN only: why no acknowledgement goes out, or None
     filed_reason: str | None = None  # SUSPICIOUS/INTERNAL: why it was filed and not handled
     verifies_identity: bool = False  # APPEND: the answer to the ticket's identity challenge
+    asked_in: str | None = None  # OPEN: the ticket in whose thread the request was made
 
     @property
     def acknowledge(self) -> bool:
@@ -86,7 +103,11 @@ class Decision:
 
 
 class _Stateless:
-    """Threading from the message alone: any reference or any Message-ID of ours is "a ticket"."""
+    """Threading from the message alone: any reference or any Message-ID of ours is "a ticket".
+
+    What that ticket already asks is unknown here, so a request made in a reply is reported as
+    the reply carrying it as its secondary ("asked in a thread"), never as a new ticket that the
+    stored ticket might make unnecessary (``has_request``)."""
 
     def __init__(self, org: Organisation) -> None:
         self.org = org
@@ -106,6 +127,9 @@ class _Stateless:
 
     def automatic_replies_today(self, address: str) -> int:
         return 0
+
+    def has_request(self, ticket_id: str, category: Category) -> bool:
+        return True  # unknown: see the class's docstring
 
 
 def stateless(org: Organisation) -> ThreadLookup:
@@ -160,7 +184,17 @@ def decide(
             None,
         )
     if ticket is not None:
-        return Decision(Action.APPEND, _as_reply(parsed, classifier, refs), ticket)
+        content = classifier.reply_intent(parsed)
+        request = _request_in_reply(content, threads, ticket, sender, refs)
+        if request is not None:
+            return Decision(
+                Action.OPEN,
+                request,
+                None,
+                _no_ack_reason(parsed, request, org, threads, sender, auto_reply_cap_per_day, restricted),
+                asked_in=ticket,
+            )
+        return Decision(Action.APPEND, _as_reply(content, refs), ticket)
 
     if sender is None:
         result = replace(result, triage=True)  # R-C13: nobody we can answer
@@ -240,11 +274,32 @@ def _challenge_answer(
     ticket = threads.ticket_by_ref(found.ref)
     if ticket is None:
         return None
-    return Decision(Action.APPEND, _as_reply(parsed, classifier, refs), ticket, verifies_identity=True)
-
-
-def _as_reply(parsed: ParsedMail, classifier: Classifier, refs: Sequence[str]) -> Classification:
     content = classifier.reply_intent(parsed)
+    return Decision(Action.APPEND, _as_reply(content, refs), ticket, verifies_identity=True)
+
+
+def _request_in_reply(
+    content: Classification, threads: ThreadLookup, ticket: str, sender: str | None, refs: Sequence[str]
+) -> Classification | None:
+    """The rights request a reply's own words clearly make, when its thread's ticket (or another
+    open ticket of that customer) is not that request already; a human confirms it (triage)."""
+    asked = content.category
+    if not sender or asked not in GDPR_CATEGORIES or content.confidence < REQUEST_IN_REPLY:
+        return None
+    if threads.has_request(ticket, asked):
+        return None
+    where = f"asked in the thread of {refs[0]}" if refs else "asked in a reply to our mail"
+    return Classification(
+        category=asked,
+        rule="threading.request-in-reply",
+        confidence=content.confidence,
+        evidence=(*content.evidence, where),
+        triage=True,
+        language=content.language,
+    )
+
+
+def _as_reply(content: Classification, refs: Sequence[str]) -> Classification:
     secondary = content.category if content.category not in (Category.OTHER, Category.REPLY) else None
     return Classification(
         category=Category.REPLY,

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from mailbot.domain.classifier import Classifier
 from mailbot.domain.forms import read_mail
 from mailbot.domain.model import (
+    Category,
     Customer,
     Organisation,
     Ticket,
@@ -150,6 +151,21 @@ class StoredThreads:
 
     def automatic_replies_today(self, address: str) -> int:
         return self.uow.outbox.automatic_count_since(address, self.now - timedelta(hours=24))
+
+    def has_request(self, ticket_id: str, category: Category) -> bool:
+        ticket = self.uow.tickets.get(ticket_id)
+        if ticket is None:
+            return False
+        if ticket.category == category.value:
+            return True  # reopened if it was closed: the same request asked again
+        return any(
+            t.category == category.value and t.status not in _FINISHED
+            for t in self.uow.tickets.of_customer(ticket.customer_id)
+        )
+
+
+#: A ticket in these states no longer carries its request: asking again opens a new one.
+_FINISHED = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
 
 
 def process_pending(
@@ -389,7 +405,12 @@ def handle(
 
     if customer is None:
         customer = uow.customers.find_or_create(UNKNOWN_SENDER, None, now)
+    thread = uow.tickets.get(decision.asked_in) if decision.asked_in else None
+    if thread is not None:  # staff see which conversation the request came from
+        c = replace(c, evidence=(*c.evidence, f"thread {thread.ref}"))
     ticket = open_ticket(uow, processor.org, processor.deadlines, customer, raw, parsed, c, now)
+    if thread is not None:
+        uow.audit.record("ticket.request_opened", now, ticket_id=thread.id, request=ticket.ref, raw_id=raw.id)
     record(uow, ticket.id, customer, raw, parsed, c, now, kind="customer")
     opened = OpenedTicket(uow, ticket, customer, parsed, decision, sender, now)
     for hook in processor.on_ticket_opened:

@@ -89,3 +89,16 @@ class FixedReading:
     def predict(self, text: str) -> Prediction:
         rest = (1.0 - self.share) / (len(Category) - 1)
         return Prediction({c: self.share if c is self.category else rest for c in Category})
+
+
+class WordReading:
+    """A text model that reads a category from the first of ``words`` in the text (share
+    ``share``), else "other": tests choose what each mail's words say."""
+
+    def __init__(self, words: dict[str, Category], share: float = 0.95) -> None:
+        self.words, self.share = words, share
+
+    def predict(self, text: str) -> Prediction:
+        lowered = text.lower()
+        category = next((c for w, c in self.words.items() if w in lowered), Category.OTHER)
+        return FixedReading(category, self.share).predict(text)
