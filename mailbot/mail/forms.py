@@ -56,7 +56,13 @@ _BARE = re.compile(
 #: WPForms' plain text puts each label between dashes, its value below after a blank line.
 _HEADING = re.compile(r"^\s*-{2,}\s*([^\W\d_].{0,40}?)\s*-{2,}\s*$")
 #: What form plugins print for a field left empty.
-_EMPTY = frozenset({"(leeg)", "(empty)", "(niet ingevuld)", "-", "n/a", "(none)"})
+_EMPTY = frozenset({"(leeg)", "(empty)", "(niet ingevuld)", "-", "—", "–", "n/a", "(none)"})
+#: A choice left at "no": its label is the form's question, not the person's words ("Verwijder
+#: ook mijn contactgegevens uit uw bestand: Nee" asks for nothing). A "yes" keeps its line.
+_DECLINED = _EMPTY | {"nee", "no", "nein", "non", "false", "uit", "off", "niet aangevinkt", "unchecked"}
+#: …also when the question is too long to be read as a label ("Label: Nee" at the end of a line).
+#: A colon, not a question mark: "Mag mijn werkgever het verslag zien? Nee." is a person's answer.
+_DECLINED_LINE = re.compile(r"^[^:?]{3,120}:\s*(?:nee|no|nein|non)\s*$", re.IGNORECASE)
 _SEPARATOR = re.compile(r"^\s*(?:-{2,}|_{3,}|={3,})\s*$")
 _OPTIONAL = re.compile(r"\s*\((?:optioneel|optional|verplicht|required)\)\s*$", re.IGNORECASE)
 #: A form's first field comes within its first lines, under a heading at most; a letter that
@@ -138,14 +144,15 @@ def read_form(text: str, *, html_rendering: bool = False) -> FormFields | None:
             continue
         field = _field(line, html_rendering)
         if field is None or (field[0] == "other" and not started):
-            if started:
+            if started and not _DECLINED_LINE.match(line):
                 words.append(line)
             continue  # above the first known field: the form's heading ("Nieuwe inzending: …")
         started = True
         kind, value = field
         if kind not in _CONTACT:
             message = message or kind == "message"
-            words.append(value if kind == "message" else line)
+            if value.strip().lower() not in _DECLINED:
+                words.append(value if kind == "message" else line)
             continue
         if not value and _HEADING.match(line):
             while index < len(lines) and not lines[index].strip():

@@ -281,3 +281,27 @@ def test_a_call_back_form_is_the_persons_mail_without_an_address() -> None:
     parsed = read_mail(mail("wordpress@ordevos.nl", text), ORG)
     assert parsed.via_form == "wordpress@ordevos.nl" and parsed.from_address is None
     assert "2x afgeschreven" in parsed.text
+
+
+def test_a_choice_left_at_no_is_not_the_persons_words() -> None:
+    """An opt-out page's "also delete my details: No" is the form's question, answered no."""
+    text = (
+        "Afmelding nieuwsbrief\n\nE-mailadres: g.brouwer@example.nl\n\n"
+        "Waarom meldt u zich af? Ik ontvang te veel e-mails\n\nToelichting: —\n\n"
+        "Verwijder ook mijn contactgegevens uit uw bestand: Nee\n"
+    )
+    fields = read_form(text)
+    assert fields is not None and fields.address == "g.brouwer@example.nl"
+    assert "Verwijder" not in fields.message and "—" not in fields.message
+    assert "te veel e-mails" in fields.message
+    ticked = read_form(text.replace("bestand: Nee", "bestand: Ja"))
+    assert ticked is not None and "Verwijder ook mijn contactgegevens uit uw bestand: Ja" in ticked.message
+
+
+def test_a_persons_own_no_in_the_message_is_kept() -> None:
+    text = (
+        "Naam: Piet\nE-mail: piet@example.nl\nBericht:\n"
+        "Mag mijn werkgever het verslag zien? Nee.\nDat wil ik niet.\n"
+    )
+    fields = read_form(text)
+    assert fields is not None and "Mag mijn werkgever het verslag zien? Nee." in fields.message
