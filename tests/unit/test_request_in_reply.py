@@ -3,54 +3,45 @@ clear and the thread's ticket is not that request already; appended otherwise.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from email.message import EmailMessage
+from typing import Any
 
 from mailbot.adapters.rules_loader import load_ruleset
 from mailbot.domain.classifier import ModelClassifier
 from mailbot.domain.model import Category, Organisation
 from mailbot.mail.parse import parse_message
-from mailbot.services.decide import REQUEST_IN_REPLY, Action, decide
+from mailbot.services.decide import REQUEST_IN_REPLY, Action, decide, stateless
 from tests.support.app import REPO
 from tests.support.fakes import FixedReading
+from tests.support.mail import make_mail
 
 ORG = Organisation()
 RULES = load_ruleset(REPO / "mailbot" / "defaults" / "rules")
 
 
 class Threads:
-    """One known ticket, ``T1`` (ORD-2026-00001), of category ``category``."""
+    """``mailbot classify``'s stateless lookup, but ``ORD-2026-00001`` is the ticket ``T1`` and is
+    the request ``category`` already."""
 
     def __init__(self, category: Category) -> None:
-        self.category = category
+        self.category, self._stateless = category, stateless(ORG)
 
-    def ticket_by_message_ids(self, message_ids: Sequence[str]) -> str | None:
-        return None
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stateless, name)
 
     def ticket_by_ref(self, ref: str) -> str | None:
         return "T1" if ref == "ORD-2026-00001" else None
-
-    def is_participant(self, ticket_id: str, address: str | None) -> bool:
-        return True
-
-    def duplicate_of(self, message_id: str) -> tuple[bool, str | None]:
-        return False, None
-
-    def automatic_replies_today(self, address: str) -> int:
-        return 0
 
     def has_request(self, ticket_id: str, category: Category) -> bool:
         return category is self.category
 
 
 def _reply() -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "Marloes <m.verbeek@example.nl>"
-    msg["To"] = "info@ordevos.nl"
-    msg["Subject"] = "Re: [ORD-2026-00001] Uw factuur"
-    msg["Message-ID"] = "<r1@example.nl>"
-    msg.set_content("Dank u. Wilt u nu al mijn gegevens wissen?")
-    return msg.as_bytes()
+    return make_mail(
+        sender="m.verbeek@example.nl",
+        name="Marloes",
+        subject="Re: [ORD-2026-00001] Uw factuur",
+        body="Dank u. Wilt u nu al mijn gegevens wissen?",
+    )
 
 
 def _decide(share: float, ticket_category: Category):
