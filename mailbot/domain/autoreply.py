@@ -161,6 +161,11 @@ def detect_automated(parsed: ParsedMail, org: Organisation | None = None) -> Aut
         if any(v.strip().lower() in ("true", "yes", "1", "oof", "autoreply") for v in headers.get(name, ())):
             reasons.append(f"R-C4 {name}")
 
+    # Outlook's request to withdraw an earlier message ("X wil het bericht … terughalen"): the
+    # client made it, like a read receipt; it quotes a subject, never anyone's new words.
+    if any(v.strip().lower() == "true" for v in headers.get("x-ms-exchange-organization-recall", ())):
+        reasons.append("R-C6 outlook recall")
+
     ctype = parsed.content_type
     method = calendar_method(parsed)
     if method is not None:

@@ -62,7 +62,9 @@ RULES_AGREE = 0.1
 #: Below this share a GDPR request or a complaint read from the words gets a human check (R-B1).
 CONFIDENT = 0.6
 #: Mail filed as "other" with a rights request this faintly plausible still gets a human look.
-FAINT_REQUEST = 0.05
+#: Leave-one-set-out over 43 sets: at 0.05, 5 held-out requests were filed as "other" unflagged
+#: and 24% of the mail filed as "other" was flagged; at 0.035, 2 and 27%; at 0.025, 1 and 31%.
+FAINT_REQUEST = 0.035
 #: A second category this strong is the message's secondary intent.
 SECONDARY = 0.25
 #: The model may call mail automated only when it is this sure and no request is plausible:

@@ -273,3 +273,15 @@ def test_notification_mailboxes_are_machine_senders(local: str) -> None:
 @pytest.mark.parametrize("local", ["report.team", "systeembeheer", "alert.jansen", "newsdesk"])
 def test_people_whose_address_only_starts_like_a_robot_are_not_machine_senders(local: str) -> None:
     assert not is_machine_sender(f"{local}@example.nl")
+
+
+def test_an_outlook_recall_is_machine_mail_even_with_klacht_in_its_subject() -> None:
+    recall = make_mail(
+        "Intrekken: Formele klacht dienstverlening",
+        'Monique van Dam wil het bericht "Formele klacht dienstverlening" intrekken.',
+        headers={"X-MS-Exchange-Organization-Recall": "True"},
+    )
+    assert "R-C6 outlook recall" in detect_automated(recall).reasons
+    assert classify(recall, shipped_rules(), ORG).category is Category.AUTOMATED
+    plain = make_mail("Intrekken: Formele klacht dienstverlening", "Ik trek mijn klacht in.")
+    assert not detect_automated(plain).automated  # a person withdrawing a complaint writes it

