@@ -408,6 +408,7 @@ def sample_context(purpose: str) -> dict[str, Any]:
         context["body"] = "Ik wacht al twee weken op een reactie over mijn factuur."
         context["due_local"] = received + timedelta(hours=48)
         context["restricted"] = False
+        context["possible_request"] = "erasure" if purpose == "staff_follow_up" else None
     if purpose == "staff_answer":
         context["answer"] = {
             "text": "Beste Jan,\n\nExcuses, de factuur is aangepast.\n\nAnna",

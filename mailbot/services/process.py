@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from mailbot.domain.classifier import Classifier
 from mailbot.domain.forms import read_mail
 from mailbot.domain.model import (
+    GDPR_CATEGORIES,
     Category,
     Customer,
     Organisation,
@@ -69,6 +70,9 @@ class FollowUp:
     parsed: ParsedMail
     now: datetime
     verifies_identity: bool = False  # sent to the identity challenge's private reply address
+    #: A rights request the reply's words may make that its ticket is not (below the share that
+    #: opens a ticket of its own, ``decide.REQUEST_IN_REPLY``): staff are told to look.
+    possible_request: Category | None = None
 
 
 @dataclass(frozen=True)
@@ -399,8 +403,9 @@ def handle(
         ticket.updated_at = now
         uow.tickets.save(ticket)
         uow.audit.record("ticket.reply", now, ticket_id=ticket.id, raw_id=raw.id)
+        asked = c.secondary if c.secondary in GDPR_CATEGORIES and c.secondary != ticket.category else None
         for follow_up in processor.on_follow_up:
-            follow_up(FollowUp(uow, ticket, customer, parsed, now, decision.verifies_identity))
+            follow_up(FollowUp(uow, ticket, customer, parsed, now, decision.verifies_identity, asked))
         return decision.action.value
 
     if customer is None:

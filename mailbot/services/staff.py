@@ -306,6 +306,7 @@ def notify_staff(
     *,
     dedupe: str,
     restricted: bool = False,
+    possible_request: str | None = None,
 ) -> None:
     """The notice of a new ticket or a customer's follow-up: the assignee, else the staff list,
     with the customer's words and the ticket's private reply address (issue 11) — but neither
@@ -318,6 +319,7 @@ def notify_staff(
     context = {
         **ticket_context(ticket, customer_name, subject, desk.policy.org, desk.policy.promise),
         "restricted": restricted,
+        "possible_request": possible_request,
         "body": text.strip()[:20000],
         "due_local": (
             ticket.first_response_due.astimezone(ZoneInfo(desk.policy.org.timezone))

@@ -50,6 +50,7 @@ def follow_up_notice(desk: StaffDesk) -> Callable[[FollowUp], None]:
             follow.now,
             dedupe=f"staff_follow_up:{parsed.message_id or follow.now.isoformat()}",
             restricted=bool(follow.customer and follow.customer.restricted),
+            possible_request=follow.possible_request.value if follow.possible_request else None,
         )
 
     return on_follow_up

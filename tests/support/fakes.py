@@ -93,12 +93,13 @@ class FixedReading:
 
 class WordReading:
     """A text model that reads a category from the first of ``words`` in the text (share
-    ``share``), else "other": tests choose what each mail's words say."""
+    ``share``, or the word's own), else "other": tests choose what each mail's words say."""
 
-    def __init__(self, words: dict[str, Category], share: float = 0.95) -> None:
+    def __init__(self, words: dict[str, Category | tuple[Category, float]], share: float = 0.95) -> None:
         self.words, self.share = words, share
 
     def predict(self, text: str) -> Prediction:
         lowered = text.lower()
-        category = next((c for w, c in self.words.items() if w in lowered), Category.OTHER)
-        return FixedReading(category, self.share).predict(text)
+        found = next((c for w, c in self.words.items() if w in lowered), Category.OTHER)
+        category, share = found if isinstance(found, tuple) else (found, self.share)
+        return FixedReading(category, share).predict(text)

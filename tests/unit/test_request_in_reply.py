@@ -54,7 +54,7 @@ def test_a_clear_request_on_another_ticket_opens_its_own() -> None:
     decision = _decide(0.9, Category.COMPLAINT)
     assert decision.action is Action.OPEN and decision.asked_in == "T1"
     assert decision.classification.category is Category.ERASURE
-    assert decision.classification.triage and decision.acknowledge
+    assert decision.classification.triage and decision.no_ack_reason == "in-thread"  # R-C5
     assert "asked in the thread of ORD-2026-00001" in decision.classification.evidence
 
 
