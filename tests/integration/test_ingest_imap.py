@@ -154,7 +154,13 @@ def test_connection_dropped_mid_batch_loses_and_doubles_nothing(
     from mailbot.services.ingest import ingest
 
     with pytest.raises(SourceError):
-        ingest(source, app.database, app.clock, on_batch=lambda report: imap.kill_connections())
+        ingest(
+            source,
+            app.database,
+            app.clock,
+            read=app.processor.read,
+            on_batch=lambda report: imap.kill_connections(),
+        )
     source.close()
     with open_store(app) as store:
         stored_before = store.count_raw()
