@@ -54,6 +54,11 @@ class TicketStatus(StrEnum):
     CLOSED = "closed"
 
 
+#: A ticket in these states is done: its running terms end, and a request asked again on it
+#: opens a new one.
+CLOSED_STATUSES = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
+
+
 class RawState(StrEnum):
     """Where a stored raw message stands between ingest and process."""
 

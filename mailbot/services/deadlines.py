@@ -24,13 +24,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mailbot.domain.ladder import DEFAULT_LADDER, DueStep, LadderStep, overdue, plan_steps
-from mailbot.domain.model import Ticket, TicketStatus
+from mailbot.domain.model import CLOSED_STATUSES, Ticket
 from mailbot.services.outbox import OutboxPolicy, Renderer, staff_mail, ticket_context
 from mailbot.services.repositories import Conflict, Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-CLOSED_STATUSES = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
 
 #: Ladder deadline names → the ``deadline.kind`` the templates know (templates/README.md).
 TEMPLATE_KIND = {

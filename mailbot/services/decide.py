@@ -92,6 +92,9 @@ class Decision:
     filed_reason: str | None = None  # SUSPICIOUS/INTERNAL: why it was filed and not handled
     verifies_identity: bool = False  # APPEND: the answer to the ticket's identity challenge
     asked_in: str | None = None  # OPEN: the ticket in whose thread the request was made
+    #: APPEND: a rights request the reply may make that its thread does not carry, read below
+    #: ``REQUEST_IN_REPLY`` (staff are told in the follow-up notice)
+    possible_request: Category | None = None
 
     @property
     def acknowledge(self) -> bool:
@@ -190,7 +193,11 @@ def decide(
         if request is not None:
             # R-C5: no acknowledgement inside an existing thread (the reference corpus's d031)
             return Decision(Action.OPEN, request, None, "in-thread", asked_in=ticket)
-        return Decision(Action.APPEND, _as_reply(content, refs), ticket)
+        reply = _as_reply(content, refs)
+        faint = reply.secondary if reply.secondary in GDPR_CATEGORIES else None
+        if faint is not None and threads.has_request(ticket, faint):
+            faint = None
+        return Decision(Action.APPEND, reply, ticket, possible_request=faint)
 
     if sender is None:
         result = replace(result, triage=True)  # R-C13: nobody we can answer

@@ -17,8 +17,7 @@ from typing import Protocol
 
 from mailbot.domain.calendar import WorkCalendar
 from mailbot.domain.deadlines import DeadlinePolicy, Deadlines, Extension, compute_deadlines
-from mailbot.domain.model import GDPR_CATEGORIES, Category, Customer, Ticket, TicketStatus
-from mailbot.services.deadlines import CLOSED_STATUSES
+from mailbot.domain.model import CLOSED_STATUSES, GDPR_CATEGORIES, Category, Customer, Ticket, TicketStatus
 from mailbot.services.outbox import OutboxPolicy, Renderer, notify_customer
 from mailbot.services.repositories import UnitOfWork
 

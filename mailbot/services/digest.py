@@ -20,8 +20,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mailbot.domain.deadlines import Deadlines, past_internal_target
-from mailbot.domain.model import GDPR_CATEGORIES, Category, Organisation, Ticket
-from mailbot.services.deadlines import CLOSED_STATUSES, DATE_DEADLINES, TEMPLATE_KIND, running_deadlines
+from mailbot.domain.model import CLOSED_STATUSES, GDPR_CATEGORIES, Category, Organisation, Ticket
+from mailbot.services.deadlines import DATE_DEADLINES, TEMPLATE_KIND, running_deadlines
 from mailbot.services.outbox import OutboxPolicy, Rendered, Renderer, staff_mail
 from mailbot.services.repositories import UnitOfWork
 

@@ -16,12 +16,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from mailbot.domain.classifier import Classifier
 from mailbot.domain.forms import read_mail
 from mailbot.domain.model import (
-    GDPR_CATEGORIES,
     Category,
     Customer,
     Organisation,
@@ -35,6 +34,7 @@ from mailbot.services.filing import DeadlineCalculator, mark_bounced, open_ticke
 from mailbot.services.ingest import ParsedCache
 from mailbot.services.ports import Clock
 from mailbot.services.repositories import Database, StoredRaw, UnitOfWork
+from mailbot.services.threads import StoredThreads
 
 log = logging.getLogger(__name__)
 
@@ -130,46 +130,6 @@ class ProcessReport:
             self.staff_replies += 1
         elif outcome in (Action.INTERNAL, Action.SUSPICIOUS):
             self.filed += 1
-
-
-class StoredThreads:
-    """``decide``'s view of the stored tickets, through this transaction's repositories."""
-
-    def __init__(self, uow: UnitOfWork, raw_id: str, now: datetime) -> None:
-        self.uow, self.raw_id, self.now = uow, raw_id, now
-
-    def ticket_by_message_ids(self, message_ids: Sequence[str]) -> str | None:
-        ticket = self.uow.tickets.by_message_ids(message_ids)
-        return ticket.id if ticket else None
-
-    def ticket_by_ref(self, ref: str) -> str | None:
-        ticket = self.uow.tickets.by_ref(ref)
-        return ticket.id if ticket else None
-
-    def is_participant(self, ticket_id: str, address: str | None) -> bool:
-        return bool(address) and self.uow.tickets.is_participant(ticket_id, address or "")
-
-    def duplicate_of(self, message_id: str) -> tuple[bool, str | None]:
-        earlier = self.uow.messages.earlier_inbound(message_id, self.raw_id)
-        return (True, earlier.ticket_id) if earlier else (False, None)
-
-    def automatic_replies_today(self, address: str) -> int:
-        return self.uow.outbox.automatic_count_since(address, self.now - timedelta(hours=24))
-
-    def has_request(self, ticket_id: str, category: Category) -> bool:
-        ticket = self.uow.tickets.get(ticket_id)
-        if ticket is None:
-            return False
-        if ticket.category == category.value:
-            return True  # reopened if it was closed: the same request asked again
-        return any(
-            t.category == category.value and t.status not in _FINISHED
-            for t in self.uow.tickets.of_customer(ticket.customer_id)
-        )
-
-
-#: A ticket in these states no longer carries its request: asking again opens a new one.
-_FINISHED = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
 
 
 def process_pending(
@@ -403,9 +363,12 @@ def handle(
         ticket.updated_at = now
         uow.tickets.save(ticket)
         uow.audit.record("ticket.reply", now, ticket_id=ticket.id, raw_id=raw.id)
-        asked = c.secondary if c.secondary in GDPR_CATEGORIES and c.secondary != ticket.category else None
         for follow_up in processor.on_follow_up:
-            follow_up(FollowUp(uow, ticket, customer, parsed, now, decision.verifies_identity, asked))
+            follow_up(
+                FollowUp(
+                    uow, ticket, customer, parsed, now, decision.verifies_identity, decision.possible_request
+                )
+            )
         return decision.action.value
 
     if customer is None:

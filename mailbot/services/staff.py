@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from mailbot.domain.model import NewMessage, Ticket, TicketStatus
+from mailbot.domain.model import CLOSED_STATUSES, NewMessage, Ticket, TicketStatus
 from mailbot.domain.staff_mail import ReplyAddresses, StaffCommand, resolve_staff
 from mailbot.mail.compose import OutgoingMail, make_message_id, subject_with_ref
-from mailbot.services.deadlines import CLOSED_STATUSES
 from mailbot.services.outbox import OutboxPolicy, Renderer, enqueue, ticket_context
 from mailbot.services.repositories import UnitOfWork
 

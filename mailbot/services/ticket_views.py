@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from mailbot.domain.model import AuditRecord, StoredMessage, Ticket
-from mailbot.services.deadlines import CLOSED_STATUSES, running_deadlines
+from mailbot.domain.model import CLOSED_STATUSES, AuditRecord, StoredMessage, Ticket
+from mailbot.services.deadlines import running_deadlines
 from mailbot.services.ports import Clock
 from mailbot.services.repositories import Database, QuarantineEntry
 

@@ -15,7 +15,7 @@ from sqlalchemy import event, insert, text
 
 from mailbot.adapters.db.models import Ticket as TicketRow
 from mailbot.bootstrap import App
-from mailbot.services.deadlines import CLOSED_STATUSES
+from mailbot.domain.model import CLOSED_STATUSES
 from mailbot.services.ticket_views import TicketFilter
 from tests.support.app import make_app
 from tests.support.store import open_store

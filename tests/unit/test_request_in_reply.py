@@ -61,9 +61,11 @@ def test_a_clear_request_on_another_ticket_opens_its_own() -> None:
 def test_the_same_request_on_its_own_ticket_is_appended() -> None:
     decision = _decide(0.9, Category.ERASURE)
     assert decision.action is Action.APPEND and decision.ticket_id == "T1"
+    assert decision.possible_request is None  # the thread carries it: nothing to tell staff
 
 
 def test_a_faint_request_stays_a_reply_naming_it_as_its_secondary() -> None:
     decision = _decide(REQUEST_IN_REPLY - 0.2, Category.COMPLAINT)
     assert decision.action is Action.APPEND
     assert decision.classification.secondary is Category.ERASURE
+    assert decision.possible_request is Category.ERASURE  # staff are told in the follow-up notice
